@@ -1,0 +1,155 @@
+"""Loss codes, per-row loss values and output deltas.
+
+Conventions (scikit-learn 1.9's definitions, ``sklearn/neural_network/_base.py``).
+For a batch with sample weights w_i (all 1 when none are given) and
+S = sum_i w_i, the data term of every loss is::
+
+    L = (1 / S) * sum_i w_i * l(y_i, a_i)
+
+with the per-row loss ``l`` summed over the outputs k:
+
+=================  =========================================================
+SQUARED_ERROR      1/2 sum_k (y_k - a_k)^2
+LOG_LOSS           -sum_k y_k log(clip(a_k)); with ONE output column it is
+                   the binary loss below (scikit-learn appends 1 - a, 1 - y)
+BINARY_LOG_LOSS    -sum_k [y_k log(clip(a_k)) + (1 - y_k) log(1 - clip(a_k))]
+POISSON            sum_k [y_k log(y_k / a_k) - y_k + a_k]   (half deviance)
+=================  =========================================================
+
+``clip`` limits probabilities to [eps, 1 - eps] with eps the dtype's machine
+epsilon, and ``0 log(.) = 0``.  One deliberate difference from scikit-learn: for
+several outputs SQUARED_ERROR sums over outputs (scikit-learn averages its
+reported loss over outputs while its gradient sums them, issue #8349), so the
+loss and its gradient agree.  For one output both are identical.
+
+The output delta is dL/dz for the pre-activation z of the output layer, per
+row and before the weight w_i and the 1/S factor.  Canonical pairs use the
+fused form ``a - y`` (as scikit-learn does); any other pair uses the chain rule
+dl/dz = f'(z) * dl/da, with the softmax Jacobian applied row-wise.
+"""
+
+import numpy as np
+from numba import njit
+
+from fastbp._activations import (
+    EXP,
+    IDENTITY,
+    LOGISTIC,
+    SOFTMAX,
+    derivative_from_output,
+)
+from fastbp._config import JIT_OPTIONS
+
+SQUARED_ERROR, LOG_LOSS, BINARY_LOG_LOSS, POISSON = range(4)
+
+LOSS_CODES = {
+    "squared_error": SQUARED_ERROR,
+    "log_loss": LOG_LOSS,
+    "binary_log_loss": BINARY_LOG_LOSS,
+    "poisson": POISSON,
+}
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _xlogy(x, y):
+    """x * log(y), defined as 0 when x == 0 (scipy.special.xlogy)."""
+    if x == 0:
+        return type(x)(0)
+    return x * np.log(y)
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _clip_probability(a):
+    eps = type(a)(np.finfo(type(a)).eps)
+    one = type(a)(1)
+    if a < eps:
+        return eps
+    if a > one - eps:
+        return one - eps
+    return a
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _binary_log_loss(y, a):
+    p = _clip_probability(a)
+    one = type(a)(1)
+    return -(_xlogy(y, p) + _xlogy(one - y, one - p))
+
+
+@njit(**JIT_OPTIONS)
+def row_loss(y_row, a_row, loss_code):
+    """Return l(y_i, a_i) for one row (see the module table), in float64.
+
+    Accumulating in float64 keeps float32 batches accurate; the value is only
+    reported, never fed back into float32 arithmetic.
+    """
+    total = 0.0
+    n_outputs = a_row.shape[0]
+    for k in range(n_outputs):
+        y = y_row[k]
+        a = a_row[k]
+        if loss_code == SQUARED_ERROR:
+            d = y - a
+            total += 0.5 * d * d
+        elif loss_code == POISSON:
+            total += _xlogy(y, y / a) - y + a
+        elif loss_code == BINARY_LOG_LOSS or (
+            loss_code == LOG_LOSS and n_outputs == 1
+        ):
+            total += _binary_log_loss(y, a)
+        else:  # LOG_LOSS, several columns
+            total -= _xlogy(y, _clip_probability(a))
+    return total
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _loss_derivative(y, a, loss_code, n_outputs):
+    """dl/da for one output element of the loss ``loss_code``."""
+    one = type(a)(1)
+    if loss_code == SQUARED_ERROR:
+        return a - y
+    if loss_code == POISSON:
+        return one - y / a
+    p = _clip_probability(a)
+    if p != a:  # the clipped region is flat
+        return type(a)(0)
+    if loss_code == BINARY_LOG_LOSS or n_outputs == 1:
+        return (one - y) / (one - a) - y / a
+    return -y / a
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def is_canonical(out_code, loss_code):
+    """True for the output/loss pairs whose output delta is exactly a - y."""
+    return (
+        (out_code == IDENTITY and loss_code == SQUARED_ERROR)
+        or (out_code == SOFTMAX and loss_code == LOG_LOSS)
+        or (out_code == LOGISTIC and (loss_code in (LOG_LOSS, BINARY_LOG_LOSS)))
+        or (out_code == EXP and loss_code == POISSON)
+    )
+
+
+@njit(**JIT_OPTIONS)
+def output_delta_row(y_row, a_row, out_code, loss_code, delta_row):
+    """dl/dz for one row of output activations a = f(z).
+
+    Canonical pairs: delta = a - y.  Otherwise g = dl/da element-wise and
+    delta = f'(z) * g, or for SOFTMAX delta_k = a_k (g_k - sum_j a_j g_j).
+    Writes: delta_row (n_outputs,).
+    """
+    n_outputs = a_row.shape[0]
+    if is_canonical(out_code, loss_code):
+        for k in range(n_outputs):
+            delta_row[k] = a_row[k] - y_row[k]
+        return
+    for k in range(n_outputs):
+        delta_row[k] = _loss_derivative(y_row[k], a_row[k], loss_code, n_outputs)
+    if out_code == SOFTMAX:
+        dot = type(a_row[0])(0)
+        for k in range(n_outputs):
+            dot += a_row[k] * delta_row[k]
+        for k in range(n_outputs):
+            delta_row[k] = a_row[k] * (delta_row[k] - dot)
+    else:
+        for k in range(n_outputs):
+            delta_row[k] *= derivative_from_output(a_row[k], out_code)

@@ -1,0 +1,367 @@
+"""Forward pass, backward deltas and gradient accumulation over row blocks.
+
+This is the only module with parallel loops over rows.  A set of rows (a
+minibatch, or all rows for a full-batch pass) is processed in *waves* of at
+most ``WAVE_ROWS`` rows; a wave is cut into equal row blocks
+(``block_plan``) that run in parallel, each writing its own partial loss and
+gradient; the partials are then added in block order.  Block boundaries depend
+only on the number of rows, so every sum is bit-identical with 1 or N threads.
+
+Shapes and buffers (m = rows in the wave, sizes = [n_features, *fan_outs]):
+
+* ``source = (X, data, indices, indptr)``: dense X (n_samples, n_features) when
+  ``indptr`` is empty, else a CSR matrix (X is then an empty placeholder).
+* ``acts`` / ``deltas``: flat buffers; layer l's (m, fan_out_l) activation and
+  dL/dz are C-contiguous views at offset m * sum(fan_out_j, j < l).
+* ``block_grads`` (WAVE_BLOCKS, n_params) and ``block_loss`` (WAVE_BLOCKS,):
+  per-block partial sums of  A_prev^T delta / column sums of delta  and of
+  w_i l(y_i, a_i).
+
+With Z_l = A_{l-1} W_l + b_l and A_l = f_l(Z_l) (A_{-1} = X), back-propagation
+is  delta_L = w_i dl/dz_L  and  delta_{l-1} = (delta_l W_l^T) * f'(A_{l-1});
+then dL/dW_l = (A_{l-1}^T delta_l + alpha W_l) / S and dL/db_l = sum_i delta_l / S.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from fastbp._activations import activate_row_inplace, derivative_from_output
+from fastbp._config import (
+    BLOCK_ROWS,
+    JIT_OPTIONS,
+    PARALLEL_JIT_OPTIONS,
+    SMALL_PRODUCT,
+    WAVE_ROWS,
+)
+from fastbp._losses import output_delta_row, row_loss
+from fastbp._params import B_OFFSET, FAN_IN, FAN_OUT, W_OFFSET
+
+
+@njit(**JIT_OPTIONS)
+def block_plan(n_rows):
+    """(n_blocks, rows_per_block): ceil(n / BLOCK_ROWS) blocks of equal size."""
+    n_blocks = max(1, (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS)
+    return n_blocks, (n_rows + n_blocks - 1) // n_blocks
+
+
+@njit(**JIT_OPTIONS)
+def layer_view(buffer, layout, layer, n_rows):
+    """The (n_rows, fan_out) C-contiguous view of ``layer`` inside a flat buffer."""
+    offset = 0
+    for j in range(layer):
+        offset += layout[j, FAN_OUT]
+    fan_out = layout[layer, FAN_OUT]
+    start = n_rows * offset
+    return buffer[start : start + n_rows * fan_out].reshape((n_rows, fan_out))
+
+
+@njit(**JIT_OPTIONS)
+def weight_view(theta, layout, layer):
+    """Layer ``layer``'s (fan_in, fan_out) weight matrix as a view of theta."""
+    fan_in, fan_out = layout[layer, FAN_IN], layout[layer, FAN_OUT]
+    start = layout[layer, W_OFFSET]
+    return theta[start : start + fan_in * fan_out].reshape((fan_in, fan_out))
+
+
+@njit(**JIT_OPTIONS)
+def bias_view(theta, layout, layer):
+    start = layout[layer, B_OFFSET]
+    return theta[start : start + layout[layer, FAN_OUT]]
+
+
+@njit(**JIT_OPTIONS)
+def matmul_into(A, B, out):
+    """out = A @ B for A (m, k), B (k, n).  Writes: out (m, n)."""
+    if B.shape[0] * B.shape[1] <= SMALL_PRODUCT:
+        for i in range(A.shape[0]):
+            for j in range(B.shape[1]):
+                out[i, j] = 0
+            for p in range(A.shape[1]):
+                a = A[i, p]
+                for j in range(B.shape[1]):
+                    out[i, j] += a * B[p, j]
+    else:
+        np.dot(A, B, out)
+
+
+@njit(**JIT_OPTIONS)
+def matmul_bt_into(A, B, out):
+    """out = A @ B.T for A (m, k), B (n, k).  Writes: out (m, n)."""
+    if B.shape[0] * B.shape[1] <= SMALL_PRODUCT:
+        for i in range(A.shape[0]):
+            for j in range(B.shape[0]):
+                s = A[i, 0] * B[j, 0]
+                for p in range(1, A.shape[1]):
+                    s += A[i, p] * B[j, p]
+                out[i, j] = s
+    else:
+        np.dot(A, B.T, out)
+
+
+@njit(**JIT_OPTIONS)
+def matmul_at_into(A, B, out):
+    """out = A.T @ B for A (m, k), B (m, n).  Writes: out (k, n)."""
+    if A.shape[1] * B.shape[1] <= SMALL_PRODUCT:
+        out[:] = 0
+        for i in range(A.shape[0]):
+            for p in range(A.shape[1]):
+                a = A[i, p]
+                for q in range(B.shape[1]):
+                    out[p, q] += a * B[i, q]
+    else:
+        np.dot(A.T, B, out)
+
+
+@njit(**JIT_OPTIONS)
+def forward_rows(X_rows, theta, layout, act_code, out_code, acts, n_rows, r0):
+    """Forward pass for the rows r0 : r0 + len(X_rows) of a wave of n_rows.
+
+    A_l = f_l(A_{l-1} W_l + b_l), with f = act_code for hidden layers and
+    out_code for the last one.  Writes: rows r0.. of every layer view of acts.
+    """
+    r1 = r0 + X_rows.shape[0]
+    n_layers = layout.shape[0]
+    A_prev = X_rows
+    for layer in range(n_layers):
+        A = layer_view(acts, layout, layer, n_rows)[r0:r1]
+        matmul_into(A_prev, weight_view(theta, layout, layer), A)
+        b = bias_view(theta, layout, layer)
+        code = out_code if layer == n_layers - 1 else act_code
+        for i in range(A.shape[0]):
+            row = A[i]
+            for j in range(row.shape[0]):
+                row[j] += b[j]
+            activate_row_inplace(row, code)
+        A_prev = A
+
+
+@njit(**JIT_OPTIONS)
+def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_out):
+    """Loss, deltas and gradient partial sums for rows r0 : r0 + len(X_rows).
+
+    Assumes ``forward_rows`` filled the same rows of ``acts``.  delta_L row i is
+    w_i * dl/dz_L (w_i = 1 without weights); then delta_{l-1} = (delta_l W_l^T)
+    * f'(A_{l-1}).  grad_out receives A_{l-1}^T delta_l at each W_l offset and
+    sum_i delta_l at each b_l offset (no alpha term, no 1/S).
+    Writes: rows r0.. of deltas' layer views, grad_out (n_params,).
+    Returns sum_i w_i l(y_i, a_i) over these rows, in float64.
+    """
+    act_code, out_code, loss_code = codes
+    acts, deltas, n_rows = work
+    r1 = r0 + X_rows.shape[0]
+    last = layout.shape[0] - 1
+    A_out = layer_view(acts, layout, last, n_rows)[r0:r1]
+    D = layer_view(deltas, layout, last, n_rows)[r0:r1]
+    weighted = sw_rows.shape[0] > 0
+    loss = 0.0
+    for i in range(A_out.shape[0]):
+        li = row_loss(Y_rows[i], A_out[i], loss_code)
+        output_delta_row(Y_rows[i], A_out[i], out_code, loss_code, D[i])
+        if weighted:
+            w = sw_rows[i]
+            loss += w * li
+            for k in range(D.shape[1]):
+                D[i, k] *= w
+        else:
+            loss += li
+    for layer in range(last, -1, -1):
+        A_prev = X_rows if layer == 0 else layer_view(acts, layout, layer - 1, n_rows)[r0:r1]
+        matmul_at_into(A_prev, D, weight_view(grad_out, layout, layer))
+        gb = bias_view(grad_out, layout, layer)
+        gb[:] = 0
+        for i in range(D.shape[0]):
+            for j in range(D.shape[1]):
+                gb[j] += D[i, j]
+        if layer > 0:
+            D_prev = layer_view(deltas, layout, layer - 1, n_rows)[r0:r1]
+            matmul_bt_into(D, weight_view(theta, layout, layer), D_prev)
+            for i in range(D_prev.shape[0]):
+                for j in range(D_prev.shape[1]):
+                    D_prev[i, j] *= derivative_from_output(A_prev[i, j], act_code)
+            D = D_prev
+    return loss
+
+
+@njit(**JIT_OPTIONS)
+def _block_loss_and_grad(blk, rows_per_block, X, Y, sw, theta, layout, codes, work,
+                         block_grads, block_loss):
+    acts, deltas, n_rows = work
+    r0 = blk * rows_per_block
+    r1 = min(r0 + rows_per_block, n_rows)
+    sw_rows = sw[r0:r1] if sw.shape[0] > 0 else sw
+    forward_rows(X[r0:r1], theta, layout, codes[0], codes[1], acts, n_rows, r0)
+    block_loss[blk] = backward_rows(
+        X[r0:r1], Y[r0:r1], sw_rows, theta, layout, codes, work, r0, block_grads[blk]
+    )
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def wave_loss_and_grad_into(X, Y, sw, theta, layout, codes, work, block_grads,
+                            block_loss, threaded):
+    """Forward + backward for one wave of rows, one row block per task.
+
+    X (m, n_features), Y (m, n_outputs), sw (m,) or empty.  Blocks write
+    disjoint rows of acts/deltas and their own row of block_grads, hence
+    race-free.  ``threaded`` False runs the same blocks in order on this thread.
+    Writes: acts, deltas, block_grads[:n_blocks], block_loss[:n_blocks].
+    Returns n_blocks.
+    """
+    n_blocks, rows_per_block = block_plan(X.shape[0])
+    if threaded and n_blocks > 1:
+        for blk in prange(n_blocks):
+            _block_loss_and_grad(blk, rows_per_block, X, Y, sw, theta, layout, codes,
+                                 work, block_grads, block_loss)
+    else:
+        for blk in range(n_blocks):
+            _block_loss_and_grad(blk, rows_per_block, X, Y, sw, theta, layout, codes,
+                                 work, block_grads, block_loss)
+    return n_blocks
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def add_blocks_into(block_grads, n_blocks, acc, threaded):
+    """acc += block_grads[0] + ... + block_grads[n_blocks - 1], in block order.
+
+    Each parameter's sum is independent of the others (race-free) and always
+    taken in the same order.  Writes: acc (n_params,).
+    """
+    n_params = acc.shape[0]
+    if threaded and n_params * n_blocks >= 1 << 16:
+        for p in prange(n_params):
+            s = acc[p]
+            for blk in range(n_blocks):
+                s += block_grads[blk, p]
+            acc[p] = s
+    else:
+        for p in range(n_params):
+            s = acc[p]
+            for blk in range(n_blocks):
+                s += block_grads[blk, p]
+            acc[p] = s
+
+
+@njit(**JIT_OPTIONS)
+def gather_rows_into(source, rows, X_out):
+    """X_out[i] = source row rows[i] (dense copy, or CSR scatter into zeros).
+
+    Writes: X_out (len(rows), n_features).
+    """
+    X, data, indices, indptr = source
+    if indptr.shape[0] == 0:
+        for i in range(rows.shape[0]):
+            X_out[i, :] = X[rows[i], :]
+    else:
+        X_out[:] = 0
+        for i in range(rows.shape[0]):
+            r = rows[i]
+            for k in range(indptr[r], indptr[r + 1]):
+                X_out[i, indices[k]] = data[k]
+
+
+@njit(**JIT_OPTIONS)
+def loss_and_grad_into(
+    source, Y, sw, rows, theta, layout, codes, alpha, buffers, grad, threaded
+):
+    """Regularised loss over the rows ``rows`` of the data, and its gradient.
+
+    L = (sum_i w_i l(y_i, a_i) + alpha/2 sum ||W||^2) / S, with S = sum_i w_i
+    (or the number of rows without weights); grad = dL/dtheta in theta's layout.
+    buffers = (X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss),
+    sized for min(len(rows), WAVE_ROWS) rows; ``threaded`` allows parallel blocks.
+    Writes: buffers, grad (n_params,).  Returns (L as float64, S).
+    """
+    X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss = buffers
+    weighted = sw.shape[0] > 0
+    n = rows.shape[0]
+    grad[:] = 0
+    loss_sum = 0.0
+    S = theta.dtype.type(0)
+    for start in range(0, n, WAVE_ROWS):
+        stop = min(start + WAVE_ROWS, n)
+        m = stop - start
+        wave_rows = rows[start:stop]
+        X_w = X_buf[:m]
+        gather_rows_into(source, wave_rows, X_w)
+        Y_w = Y_buf[:m]
+        sw_w = sw_buf[:m] if weighted else sw_buf[:0]
+        for i in range(m):
+            Y_w[i, :] = Y[wave_rows[i], :]
+            if weighted:
+                sw_w[i] = sw[wave_rows[i]]
+                S += sw_w[i]
+        n_blocks = wave_loss_and_grad_into(
+            X_w, Y_w, sw_w, theta, layout, codes, (acts, deltas, m), block_grads,
+            block_loss, threaded,
+        )
+        add_blocks_into(block_grads, n_blocks, grad, threaded)
+        for blk in range(n_blocks):
+            loss_sum += block_loss[blk]
+    if not weighted:
+        S = theta.dtype.type(n)
+    n_weights = layout[0, B_OFFSET]
+    penalty = 0.0
+    for p in range(n_weights):
+        penalty += theta[p] * theta[p]
+    a = theta.dtype.type(alpha)
+    for p in range(n_weights):
+        grad[p] = (grad[p] + a * theta[p]) / S
+    for p in range(n_weights, grad.shape[0]):
+        grad[p] /= S
+    return (loss_sum + 0.5 * alpha * penalty) / S, S
+
+
+@njit(**JIT_OPTIONS)
+def forward_into(source, theta, layout, codes, X_buf, acts, out, threaded):
+    """Network output for every row of the data, computed wave by wave.
+
+    Writes: X_buf, acts (scratch), out (n_samples, n_outputs).
+    """
+    X, data, indices, indptr = source
+    n = X.shape[0] if indptr.shape[0] == 0 else indptr.shape[0] - 1
+    last = layout.shape[0] - 1
+    rows = np.arange(n)
+    for start in range(0, n, WAVE_ROWS):
+        stop = min(start + WAVE_ROWS, n)
+        m = stop - start
+        X_w = X_buf[:m]
+        gather_rows_into(source, rows[start:stop], X_w)
+        forward_wave(X_w, theta, layout, codes, acts, threaded)
+        out[start:stop] = layer_view(acts, layout, last, m)
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def forward_wave(X, theta, layout, codes, acts, threaded):
+    """Forward pass of one wave X (m, n_features), row blocks in parallel.
+
+    Writes: every layer view of acts for m rows.
+    """
+    m = X.shape[0]
+    n_blocks, rows_per_block = block_plan(m)
+    act_code, out_code = codes[0], codes[1]
+    if threaded and n_blocks > 1:
+        for blk in prange(n_blocks):
+            r0 = blk * rows_per_block
+            r1 = min(r0 + rows_per_block, m)
+            forward_rows(X[r0:r1], theta, layout, act_code, out_code, acts, m, r0)
+    else:
+        for blk in range(n_blocks):
+            r0 = blk * rows_per_block
+            r1 = min(r0 + rows_per_block, m)
+            forward_rows(X[r0:r1], theta, layout, act_code, out_code, acts, m, r0)
+
+
+def make_buffers(n_rows, n_features, n_outputs, layout, n_params, dtype):
+    """Allocate the workspace tuple of ``loss_and_grad_into`` for up to
+    ``n_rows`` rows per call (capped at one wave)."""
+    m = max(1, min(int(n_rows), WAVE_ROWS))
+    n_units = int(layout[:, FAN_OUT].sum())
+    n_blocks = block_plan(m)[0]
+    return (
+        np.empty((m, n_features), dtype=dtype),
+        np.empty((m, n_outputs), dtype=dtype),
+        np.empty(m, dtype=dtype),
+        np.empty(m * n_units, dtype=dtype),
+        np.empty(m * n_units, dtype=dtype),
+        np.empty((n_blocks, n_params), dtype=dtype),
+        np.empty(n_blocks, dtype=np.float64),
+    )
