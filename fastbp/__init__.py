@@ -1,0 +1,17 @@
+"""fastbp: fast, scikit-learn compatible multi-layer perceptrons.
+
+Backpropagation runs in Numba-compiled kernels on one flat parameter buffer;
+whole training epochs run in compiled code.  ``MLPClassifier`` and
+``MLPRegressor`` are drop-in replacements for scikit-learn's.
+"""
+
+from fastbp._lowlevel import check_gradients, forward, loss_and_gradients
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "check_gradients",
+    "forward",
+    "loss_and_gradients",
+]

@@ -32,8 +32,11 @@ WAVE_ROWS = BLOCK_ROWS * WAVE_BLOCKS
 # Hand-written loops instead of BLAS when a product's inner x outer size is
 # at most this many multiply-adds per row (BLAS call overhead dominates).
 SMALL_PRODUCT = 64
-# Parallel work below this many multiply-adds per batch runs on one thread.
+# Parallel work below this many multiply-adds per call runs on one thread.
+# A TBB or OpenMP launch costs ~1-2 us, a workqueue launch ~100 us (measured
+# with bench/bench_launch.py), hence the two thresholds.
 MIN_PARALLEL_WORK = 200_000
+WORKQUEUE_MIN_PARALLEL_WORK = 20_000_000
 
 
 def _load_pip_tbb():

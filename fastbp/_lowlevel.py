@@ -1,0 +1,239 @@
+"""Public low-level API: forward pass, loss and gradients, gradient check.
+
+For learning, gradient checking and custom training loops.  Weights follow
+scikit-learn's convention: ``coefs[l]`` has shape (fan_in, fan_out) and
+``intercepts[l]`` shape (fan_out,).  Inputs are never modified; everything is
+computed in X's dtype (float32 or float64; other dtypes become float64).
+"""
+
+import numpy as np
+
+from fastbp._activations import (
+    ACTIVATION_CODES,
+    HIDDEN_ACTIVATIONS,
+    OUTPUT_ACTIVATIONS,
+)
+from fastbp._losses import LOSS_CODES
+from fastbp._params import coef_views, pack
+from fastbp._propagate import (
+    forward_wave,
+    layer_view,
+    loss_and_grad_into,
+    make_buffers,
+)
+from fastbp._training import compute_threads, use_threads
+
+_EMPTY_INT = np.empty(0, dtype=np.int64)
+
+
+def _choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(
+            f"{name}={value!r} is not supported; choose one of {sorted(allowed)}."
+        )
+    return ACTIVATION_CODES.get(value, LOSS_CODES.get(value))
+
+
+def _finite_float_array(name, value, dtype=None, ndim=None):
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} must hold real numbers; got an array of dtype {array.dtype}."
+        )
+    if dtype is None:
+        dtype = array.dtype if array.dtype in (np.float32, np.float64) else np.float64
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if ndim is not None and array.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D; got shape {array.shape}.")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return array
+
+
+def _network(X, coefs, intercepts, activation, out_activation):
+    """Validate the network's arrays; return (X, theta, layout, act, out)."""
+    X = _finite_float_array("X", X, ndim=2)
+    if len(coefs) == 0 or len(coefs) != len(intercepts):
+        raise ValueError(
+            "coefs and intercepts must be non-empty lists of equal length; got "
+            f"{len(coefs)} and {len(intercepts)}."
+        )
+    coefs = [
+        _finite_float_array(f"coefs[{i}]", c, X.dtype, ndim=2)
+        for i, c in enumerate(coefs)
+    ]
+    intercepts = [
+        _finite_float_array(f"intercepts[{i}]", b, X.dtype, ndim=1)
+        for i, b in enumerate(intercepts)
+    ]
+    fan_in = X.shape[1]
+    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+        if W.shape[0] != fan_in:
+            source = "X has" if i == 0 else f"coefs[{i - 1}] has"
+            raise ValueError(
+                f"coefs[{i}] has shape {W.shape} but {source} {fan_in} columns; "
+                f"expected ({fan_in}, fan_out)."
+            )
+        if b.shape != (W.shape[1],):
+            raise ValueError(
+                f"intercepts[{i}] has shape {b.shape}; expected ({W.shape[1]},) to "
+                f"match coefs[{i}] of shape {W.shape}."
+            )
+        fan_in = W.shape[1]
+    act = _choice("activation", activation, HIDDEN_ACTIVATIONS)
+    out = _choice("out_activation", out_activation, OUTPUT_ACTIVATIONS)
+    theta, layout = pack(coefs, intercepts, X.dtype)
+    return X, theta, layout, act, out
+
+
+def _multiply_adds_per_row(layout):
+    return int(sum(fan_in * fan_out for fan_in, fan_out, _, _ in layout))
+
+
+def forward(X, coefs, intercepts, *, activation="relu", out_activation="identity"):
+    """Forward pass of an MLP.
+
+    Computes A_0 = f(X W_0 + b_0), ..., A_L = g(A_{L-1} W_L + b_L) with the
+    hidden activation f and the output activation g.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    coefs : list of arrays of shape (fan_in, fan_out)
+    intercepts : list of arrays of shape (fan_out,)
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+    out_activation : {'identity', 'logistic', 'softmax', 'exp'}, default='identity'
+
+    Returns
+    -------
+    activations : list of ndarray
+        Each layer's activations (n_samples, fan_out) after the input, in X's
+        dtype; the last one is the network's output.
+    """
+    X, theta, layout, act, out = _network(X, coefs, intercepts, activation,
+                                          out_activation)
+    n = X.shape[0]
+    acts = np.empty(n * int(layout[:, 1].sum()), dtype=X.dtype)
+    threaded = use_threads(n, _multiply_adds_per_row(layout))
+    with compute_threads(threaded):
+        forward_wave(X, theta, layout, (act, out), acts, threaded)
+    return [layer_view(acts, layout, layer, n).copy() for layer in range(len(layout))]
+
+
+def _targets(y, n_samples, n_outputs, dtype):
+    Y = _finite_float_array("y", y, dtype)
+    if Y.ndim == 1:
+        Y = Y.reshape(-1, 1)
+    if Y.ndim != 2 or Y.shape != (n_samples, n_outputs):
+        raise ValueError(
+            f"y has shape {np.shape(y)}; expected ({n_samples},) or "
+            f"({n_samples}, {n_outputs}) to match X and the last layer."
+        )
+    return Y
+
+
+def _weights(sample_weight, n_samples, dtype):
+    if sample_weight is None:
+        return np.empty(0, dtype=dtype)
+    sw = _finite_float_array("sample_weight", sample_weight, dtype, ndim=1)
+    if sw.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has {sw.shape[0]} entries; expected {n_samples}."
+        )
+    if (sw < 0).any():
+        raise ValueError("sample_weight must be non-negative.")
+    if not (sw > 0).any():
+        raise ValueError("sample_weight must have at least one positive entry.")
+    return sw
+
+
+class _Objective:
+    """The regularised loss of a fixed network and data, as a function of theta."""
+
+    def __init__(self, X, y, coefs, intercepts, activation, out_activation, loss,
+                 alpha, sample_weight):
+        X, theta, layout, act, out = _network(X, coefs, intercepts, activation,
+                                              out_activation)
+        loss_code = _choice("loss", loss, LOSS_CODES)
+        if float(alpha) < 0 or not np.isfinite(alpha):
+            raise ValueError(f"alpha must be a finite number >= 0; got {alpha!r}.")
+        self.X, self.theta, self.layout = X, theta, layout
+        self.Y = _targets(y, X.shape[0], int(layout[-1, 1]), X.dtype)
+        self.sw = _weights(sample_weight, X.shape[0], X.dtype)
+        self.codes = (act, out, loss_code)
+        self.alpha = float(alpha)
+        self.source = (X, np.empty(0, X.dtype), _EMPTY_INT, _EMPTY_INT)
+        self.rows = np.arange(X.shape[0])
+        self.buffers = make_buffers(X.shape[0], X.shape[1], self.Y.shape[1], layout,
+                                    theta.size, X.dtype)
+        self.threaded = use_threads(X.shape[0], _multiply_adds_per_row(layout))
+
+    def __call__(self, theta):
+        """Return (loss, grad) at ``theta`` (grad is a new array)."""
+        grad = np.empty_like(theta)
+        with compute_threads(self.threaded):
+            loss, _ = loss_and_grad_into(
+                self.source, self.Y, self.sw, self.rows, theta, self.layout,
+                self.codes, self.alpha, self.buffers, grad, self.threaded,
+            )
+        return loss, grad
+
+
+def loss_and_gradients(X, y, coefs, intercepts, *, activation="relu",
+                       out_activation="identity", loss="squared_error", alpha=0.0,
+                       sample_weight=None):
+    """Regularised loss of an MLP and its exact gradient.
+
+    L = (sum_i w_i l(y_i, a_i) + alpha/2 sum_l ||W_l||^2) / S, with the per-row
+    losses of scikit-learn 1.9 (see ``fastbp._losses``; squared error sums over
+    outputs), w_i = 1 and S = n_samples without sample weights, else
+    S = sum_i w_i.  ``loss='log_loss'`` with a logistic output uses the binary
+    log-loss, as scikit-learn does.
+
+    Returns
+    -------
+    loss : float
+    coef_grads : list of ndarray, shaped like ``coefs``
+    intercept_grads : list of ndarray, shaped like ``intercepts``
+    """
+    if loss == "log_loss" and out_activation == "logistic":
+        loss = "binary_log_loss"
+    objective = _Objective(X, y, coefs, intercepts, activation, out_activation,
+                           loss, alpha, sample_weight)
+    value, grad = objective(objective.theta)
+    coef_grads, intercept_grads = coef_views(grad, objective.layout)
+    return value, coef_grads, intercept_grads
+
+
+def check_gradients(X, y, coefs, intercepts, *, activation="relu",
+                    out_activation="identity", loss="squared_error", alpha=0.0,
+                    sample_weight=None, eps=1e-6):
+    """Largest relative error between ``loss_and_gradients`` and central
+    finite differences (L(theta + eps e_j) - L(theta - eps e_j)) / (2 eps).
+
+    Computed in float64 whatever X's dtype.  The error of parameter j is
+    |g_j - n_j| / max(|g_j|, |n_j|, 1e-6): relative for gradients of normal
+    size, absolute (scaled by 1e-6) for near-zero ones where finite
+    differences only carry round-off.
+    """
+    if loss == "log_loss" and out_activation == "logistic":
+        loss = "binary_log_loss"
+    as64 = [np.asarray(a, dtype=np.float64) for a in (*coefs, *intercepts)]
+    n_layers = len(coefs)
+    objective = _Objective(
+        np.asarray(X, dtype=np.float64), y, as64[:n_layers], as64[n_layers:],
+        activation, out_activation, loss, alpha, sample_weight,
+    )
+    theta = objective.theta
+    _, grad = objective(theta)
+    numeric = np.empty_like(theta)
+    probe = theta.copy()
+    for j in range(theta.size):
+        probe[j] = theta[j] + eps
+        up, _ = objective(probe)
+        probe[j] = theta[j] - eps
+        down, _ = objective(probe)
+        probe[j] = theta[j]
+        numeric[j] = (up - down) / (2 * eps)
+    scale = np.maximum(np.maximum(np.abs(grad), np.abs(numeric)), 1e-6)
+    return float(np.max(np.abs(grad - numeric) / scale))

@@ -1,0 +1,121 @@
+"""In-place update rules on the flat parameter vector, and their state.
+
+Formulas are scikit-learn 1.9's (``_stochastic_optimizers.py``), including the
+order and precision of its arithmetic, so trajectories match step for step.
+
+SGD with momentum mu and learning rate eta (velocity v, gradient g)::
+
+    v <- mu v - eta g
+    theta <- theta + v                      (classical)
+    theta <- theta + (mu v - eta g)         (Nesterov: momentum re-applied)
+
+Adam, step t (1-based), with bias correction folded into the step size::
+
+    m <- beta1 m + (1 - beta1) g
+    s <- beta2 s + (1 - beta2) g^2
+    eta_t = eta sqrt(1 - beta2^t) / (1 - beta1^t)
+    theta <- theta - eta_t m / (sqrt(s) + eps)
+
+This equals textbook Adam with eps replaced by eps / sqrt(1 - beta2^t).  As in
+scikit-learn, the final Adam update is evaluated in float64 and rounded once
+into theta's dtype (NumPy promotes float32 arrays by the float64 step size).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from fastbp._config import JIT_OPTIONS
+
+SGD, ADAM = 0, 1
+SOLVER_CODES = {"sgd": SGD, "adam": ADAM}
+
+
+@njit(**JIT_OPTIONS)
+def sgd_step(theta, grad, learning_rate, momentum, nesterov, velocity):
+    """One SGD (+momentum / Nesterov) step.  Writes: theta, velocity (n_params,)."""
+    dtype = theta.dtype.type
+    mu, eta = dtype(momentum), dtype(learning_rate)
+    for p in range(theta.shape[0]):
+        v = mu * velocity[p] - eta * grad[p]
+        velocity[p] = v
+        if nesterov:
+            v = mu * v - eta * grad[p]
+        theta[p] += v
+
+
+@njit(**JIT_OPTIONS)
+def adam_step(theta, grad, learning_rate_init, beta_1, beta_2, epsilon, t, m, s):
+    """One Adam step at 1-based step ``t``.  Writes: theta, m, s (n_params,)."""
+    dtype = theta.dtype.type
+    b1, b2 = dtype(beta_1), dtype(beta_2)
+    c1, c2 = dtype(1.0 - beta_1), dtype(1.0 - beta_2)
+    eps = dtype(epsilon)
+    step = learning_rate_init * np.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+    for p in range(theta.shape[0]):
+        g = grad[p]
+        m[p] = b1 * m[p] + c1 * g
+        s[p] = b2 * s[p] + c2 * (g * g)
+        update = -step * np.float64(m[p]) / np.float64(np.sqrt(s[p]) + eps)
+        theta[p] = dtype(np.float64(theta[p]) + update)
+
+
+@njit(**JIT_OPTIONS)
+def optimizer_step(theta, grad, solver_code, hyper, state):
+    """Dispatch one update.  hyper = (learning_rate, momentum, nesterov, beta_1,
+    beta_2, epsilon) as float64; state = (first, second, step_counter) where
+    first is the velocity or Adam's m, second Adam's s, and step_counter a
+    length-1 int64 array (Adam's t, incremented here).
+    Writes: theta and the state arrays.
+    """
+    first, second, step_counter = state
+    if solver_code == SGD:
+        sgd_step(theta, grad, hyper[0], hyper[1], hyper[2] != 0.0, first)
+    else:
+        step_counter[0] += 1
+        adam_step(theta, grad, hyper[0], hyper[3], hyper[4], hyper[5],
+                  step_counter[0], first, second)
+
+
+@dataclass
+class OptimizerState:
+    """Everything a stochastic solver carries between steps and fits.
+
+    Plain NumPy arrays and numbers, so a fitted estimator pickles and resumes
+    training exactly.  ``learning_rate`` is SGD's current rate (changed by the
+    schedules once per epoch); for Adam it stays ``learning_rate_init``.
+    """
+
+    solver: str
+    learning_rate_init: float
+    learning_rate: float
+    first: np.ndarray
+    second: np.ndarray
+    step_counter: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+
+    @classmethod
+    def create(cls, solver, learning_rate_init, n_params, dtype):
+        second_size = n_params if solver == "adam" else 0
+        return cls(
+            solver=solver,
+            learning_rate_init=float(learning_rate_init),
+            learning_rate=float(learning_rate_init),
+            first=np.zeros(n_params, dtype=dtype),
+            second=np.zeros(second_size, dtype=dtype),
+        )
+
+    @property
+    def t(self):
+        """Adam's step count (number of updates applied)."""
+        return int(self.step_counter[0])
+
+    def kernel_args(self, momentum, nesterov, beta_1, beta_2, epsilon):
+        """(solver_code, hyper, state) for ``optimizer_step``."""
+        hyper = np.array(
+            [self.learning_rate, momentum, float(nesterov), beta_1, beta_2, epsilon],
+            dtype=np.float64,
+        )
+        return SOLVER_CODES[self.solver], hyper, (
+            self.first, self.second, self.step_counter
+        )

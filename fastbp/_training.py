@@ -1,0 +1,175 @@
+"""Training engine: whole epochs in one compiled call, L-BFGS on the flat buffer.
+
+Per epoch Python runs once (shuffle order, loss curve, schedules, stopping
+rules); ``run_epoch`` then performs every minibatch of the epoch in compiled
+code: gather rows through the epoch's order (never a copy of X), forward,
+loss, backward into ``grad``, one optimizer step on ``theta`` in place.
+
+Threads: a fit owns exactly one thread pool.  BLAS is limited to one thread
+while Numba runs row blocks in parallel; the Numba thread count follows
+``numba.get_num_threads()`` (``NUMBA_NUM_THREADS``), is capped by
+``OMP_NUM_THREADS`` when set, drops to one thread when a batch is too small to
+pay for a parallel launch, and is restored after each call.
+"""
+
+import os
+import warnings
+from contextlib import contextmanager, nullcontext
+
+import numba
+import numpy as np
+import scipy.optimize
+from numba import njit
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+from fastbp._config import (
+    BLOCK_ROWS,
+    JIT_OPTIONS,
+    KERNEL_LOCK,
+    MIN_PARALLEL_WORK,
+    WORKQUEUE_MIN_PARALLEL_WORK,
+)
+from fastbp._optimizers import optimizer_step
+from fastbp._propagate import loss_and_grad_into, make_buffers
+
+
+@njit(**JIT_OPTIONS)
+def run_epoch(source, Y, sw, order, batch_size, model, optimizer, buffers, grad,
+              threaded):
+    """Run every minibatch of one epoch: rows order[k*bs : (k+1)*bs] in turn.
+
+    model = (theta, layout, codes, alpha); optimizer = (solver_code, hyper,
+    state) as for ``optimizer_step``.  Each batch: loss and gradient at the
+    current theta, then one update of theta in place.
+    Writes: theta, the optimizer state, buffers, grad.
+    Returns (sum over batches of batch_loss * batch_rows, all losses finite).
+    """
+    theta, layout, codes, alpha = model
+    solver_code, hyper, state = optimizer
+    n = order.shape[0]
+    total = 0.0
+    finite = True
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        loss, _ = loss_and_grad_into(
+            source, Y, sw, order[start:stop], theta, layout, codes, alpha, buffers,
+            grad, threaded,
+        )
+        if not np.isfinite(loss):
+            finite = False
+        total += loss * (stop - start)
+        optimizer_step(theta, grad, solver_code, hyper, state)
+    return total, finite
+
+
+def thread_budget():
+    """Numba's thread count, capped by OMP_NUM_THREADS when that is set."""
+    n_threads = numba.get_num_threads()
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and int(omp) > 0:
+        n_threads = min(n_threads, int(omp))
+    return n_threads
+
+
+def _threading_layer_is_workqueue():
+    try:
+        return numba.threading_layer() == "workqueue"
+    except ValueError:  # no parallel region has run yet: assume the worst
+        return numba.config.THREADING_LAYER in ("workqueue", "default")
+
+
+def use_threads(n_rows, multiply_adds_per_row):
+    """Whether a call over ``n_rows`` rows should run its row blocks in parallel."""
+    if thread_budget() < 2 or n_rows <= BLOCK_ROWS:
+        return False
+    threshold = (
+        WORKQUEUE_MIN_PARALLEL_WORK
+        if _threading_layer_is_workqueue()
+        else MIN_PARALLEL_WORK
+    )
+    return n_rows * multiply_adds_per_row >= threshold
+
+
+@contextmanager
+def compute_threads(threaded):
+    """Own the threads for one compiled computation.
+
+    Numba threads = ``thread_budget()`` (restored afterwards), BLAS limited to
+    one thread so that the two pools never stack, and compiled calls
+    serialised under the workqueue layer, which is not thread-safe.
+    """
+    if not threaded:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+        return
+    previous = numba.get_num_threads()
+    lock = KERNEL_LOCK if _threading_layer_is_workqueue() else nullcontext()
+    with lock, threadpool_limits(limits=1, user_api="blas"):
+        numba.set_num_threads(thread_budget())
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)
+
+
+class FullBatchObjective:
+    """Loss and gradient over all rows, on a flat theta, for L-BFGS.
+
+    ``__call__(x)`` copies x (float64, from SciPy) into theta in theta's dtype,
+    evaluates, and returns (loss, gradient as float64).  No packing copies:
+    theta is the model's own buffer.
+    """
+
+    def __init__(self, source, Y, sw, model, threaded):
+        self.source, self.Y, self.sw = source, Y, sw
+        theta, layout, codes, alpha = model
+        self.theta, self.layout, self.codes, self.alpha = theta, layout, codes, alpha
+        n_rows = Y.shape[0]
+        self.rows = np.arange(n_rows)
+        self.buffers = make_buffers(
+            n_rows, source[0].shape[1], Y.shape[1], layout, theta.size, theta.dtype
+        )
+        self.grad = np.empty_like(theta)
+        self.threaded = threaded
+
+    def __call__(self, x):
+        self.theta[:] = x
+        loss, _ = loss_and_grad_into(
+            self.source, self.Y, self.sw, self.rows, self.theta, self.layout,
+            self.codes, self.alpha, self.buffers, self.grad, self.threaded,
+        )
+        return loss, self.grad.astype(np.float64)
+
+
+def minimize_lbfgs(objective, max_iter, max_fun, tol):
+    """Run SciPy's L-BFGS-B as scikit-learn 1.9 does; leave the result in theta.
+
+    Returns (n_iter, final loss).  Emits scikit-learn's ConvergenceWarning text
+    when SciPy reports a status other than 0.
+    """
+    result = scipy.optimize.minimize(
+        objective,
+        objective.theta.astype(np.float64),
+        method="L-BFGS-B",
+        jac=True,
+        options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+    )
+    n_iter = min(result.nit, max_iter)
+    if result.status != 0:
+        message = (
+            f"lbfgs failed to converge after {n_iter} iteration(s) "
+            f"(status={result.status}):\n{result.message}\n"
+        )
+        if n_iter == max_iter:
+            message += (
+                "\nIncrease the number of iterations to improve the "
+                f"convergence (max_iter={max_iter})."
+            )
+        message += (
+            "\nYou might also want to scale the data as shown in:\n"
+            "    https://scikit-learn.org/stable/modules/preprocessing.html"
+        )
+        warnings.warn(message, ConvergenceWarning, stacklevel=3)
+    objective.theta[:] = result.x
+    return n_iter, float(result.fun)
