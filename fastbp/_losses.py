@@ -93,9 +93,7 @@ def row_loss(y_row, a_row, loss_code):
             total += 0.5 * d * d
         elif loss_code == POISSON:
             total += _xlogy(y, y / a) - y + a
-        elif loss_code == BINARY_LOG_LOSS or (
-            loss_code == LOG_LOSS and n_outputs == 1
-        ):
+        elif loss_code == BINARY_LOG_LOSS or (loss_code == LOG_LOSS and n_outputs == 1):
             total += _binary_log_loss(y, a)
         else:  # LOG_LOSS, several columns
             total -= _xlogy(y, _clip_probability(a))

@@ -67,7 +67,7 @@ def _network(X, coefs, intercepts, activation, out_activation):
         for i, b in enumerate(intercepts)
     ]
     fan_in = X.shape[1]
-    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+    for i, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
         if W.shape[0] != fan_in:
             source = "X has" if i == 0 else f"coefs[{i - 1}] has"
             raise ValueError(
@@ -110,8 +110,9 @@ def forward(X, coefs, intercepts, *, activation="relu", out_activation="identity
         Each layer's activations (n_samples, fan_out) after the input, in X's
         dtype; the last one is the network's output.
     """
-    X, theta, layout, act, out = _network(X, coefs, intercepts, activation,
-                                          out_activation)
+    X, theta, layout, act, out = _network(
+        X, coefs, intercepts, activation, out_activation
+    )
     n = X.shape[0]
     acts = np.empty(n * int(layout[:, 1].sum()), dtype=X.dtype)
     threaded = use_threads(n, _multiply_adds_per_row(layout))
@@ -150,10 +151,21 @@ def _weights(sample_weight, n_samples, dtype):
 class _Objective:
     """The regularised loss of a fixed network and data, as a function of theta."""
 
-    def __init__(self, X, y, coefs, intercepts, activation, out_activation, loss,
-                 alpha, sample_weight):
-        X, theta, layout, act, out = _network(X, coefs, intercepts, activation,
-                                              out_activation)
+    def __init__(
+        self,
+        X,
+        y,
+        coefs,
+        intercepts,
+        activation,
+        out_activation,
+        loss,
+        alpha,
+        sample_weight,
+    ):
+        X, theta, layout, act, out = _network(
+            X, coefs, intercepts, activation, out_activation
+        )
         loss_code = _choice("loss", loss, LOSS_CODES)
         if float(alpha) < 0 or not np.isfinite(alpha):
             raise ValueError(f"alpha must be a finite number >= 0; got {alpha!r}.")
@@ -164,8 +176,9 @@ class _Objective:
         self.alpha = float(alpha)
         self.source = (X, np.empty(0, X.dtype), _EMPTY_INT, _EMPTY_INT)
         self.rows = np.arange(X.shape[0])
-        self.buffers = make_buffers(X.shape[0], X.shape[1], self.Y.shape[1], layout,
-                                    theta.size, X.dtype)
+        self.buffers = make_buffers(
+            X.shape[0], X.shape[1], self.Y.shape[1], layout, theta.size, X.dtype
+        )
         self.threaded = use_threads(X.shape[0], _multiply_adds_per_row(layout))
 
     def __call__(self, theta):
@@ -173,15 +186,33 @@ class _Objective:
         grad = np.empty_like(theta)
         with compute_threads(self.threaded):
             loss, _ = loss_and_grad_into(
-                self.source, self.Y, self.sw, self.rows, theta, self.layout,
-                self.codes, self.alpha, self.buffers, grad, self.threaded,
+                self.source,
+                self.Y,
+                self.sw,
+                self.rows,
+                theta,
+                self.layout,
+                self.codes,
+                self.alpha,
+                self.buffers,
+                grad,
+                self.threaded,
             )
         return loss, grad
 
 
-def loss_and_gradients(X, y, coefs, intercepts, *, activation="relu",
-                       out_activation="identity", loss="squared_error", alpha=0.0,
-                       sample_weight=None):
+def loss_and_gradients(
+    X,
+    y,
+    coefs,
+    intercepts,
+    *,
+    activation="relu",
+    out_activation="identity",
+    loss="squared_error",
+    alpha=0.0,
+    sample_weight=None,
+):
     """Regularised loss of an MLP and its exact gradient.
 
     L = (sum_i w_i l(y_i, a_i) + alpha/2 sum_l ||W_l||^2) / S, with the per-row
@@ -198,16 +229,27 @@ def loss_and_gradients(X, y, coefs, intercepts, *, activation="relu",
     """
     if loss == "log_loss" and out_activation == "logistic":
         loss = "binary_log_loss"
-    objective = _Objective(X, y, coefs, intercepts, activation, out_activation,
-                           loss, alpha, sample_weight)
+    objective = _Objective(
+        X, y, coefs, intercepts, activation, out_activation, loss, alpha, sample_weight
+    )
     value, grad = objective(objective.theta)
     coef_grads, intercept_grads = coef_views(grad, objective.layout)
     return value, coef_grads, intercept_grads
 
 
-def check_gradients(X, y, coefs, intercepts, *, activation="relu",
-                    out_activation="identity", loss="squared_error", alpha=0.0,
-                    sample_weight=None, eps=1e-6):
+def check_gradients(
+    X,
+    y,
+    coefs,
+    intercepts,
+    *,
+    activation="relu",
+    out_activation="identity",
+    loss="squared_error",
+    alpha=0.0,
+    sample_weight=None,
+    eps=1e-6,
+):
     """Largest relative error between ``loss_and_gradients`` and central
     finite differences (L(theta + eps e_j) - L(theta - eps e_j)) / (2 eps).
 
@@ -221,8 +263,15 @@ def check_gradients(X, y, coefs, intercepts, *, activation="relu",
     as64 = [np.asarray(a, dtype=np.float64) for a in (*coefs, *intercepts)]
     n_layers = len(coefs)
     objective = _Objective(
-        np.asarray(X, dtype=np.float64), y, as64[:n_layers], as64[n_layers:],
-        activation, out_activation, loss, alpha, sample_weight,
+        np.asarray(X, dtype=np.float64),
+        y,
+        as64[:n_layers],
+        as64[n_layers:],
+        activation,
+        out_activation,
+        loss,
+        alpha,
+        sample_weight,
     )
     theta = objective.theta
     _, grad = objective(theta)

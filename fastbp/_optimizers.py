@@ -74,8 +74,17 @@ def optimizer_step(theta, grad, solver_code, hyper, state):
         sgd_step(theta, grad, hyper[0], hyper[1], hyper[2] != 0.0, first)
     else:
         step_counter[0] += 1
-        adam_step(theta, grad, hyper[0], hyper[3], hyper[4], hyper[5],
-                  step_counter[0], first, second)
+        adam_step(
+            theta,
+            grad,
+            hyper[0],
+            hyper[3],
+            hyper[4],
+            hyper[5],
+            step_counter[0],
+            first,
+            second,
+        )
 
 
 @dataclass
@@ -116,6 +125,8 @@ class OptimizerState:
             [self.learning_rate, momentum, float(nesterov), beta_1, beta_2, epsilon],
             dtype=np.float64,
         )
-        return SOLVER_CODES[self.solver], hyper, (
-            self.first, self.second, self.step_counter
+        return (
+            SOLVER_CODES[self.solver],
+            hyper,
+            (self.first, self.second, self.step_counter),
         )

@@ -56,7 +56,9 @@ def pack(coefs, intercepts, dtype):
     )
     theta = np.empty(n_params, dtype=dtype)
     views_w, views_b = coef_views(theta, layout)
-    for view, value in zip(views_w + views_b, list(coefs) + list(intercepts)):
+    for view, value in zip(
+        views_w + views_b, list(coefs) + list(intercepts), strict=True
+    ):
         view[...] = value
     return theta, layout
 
@@ -71,7 +73,7 @@ def init_theta(layout, n_params, activation, random_state, dtype):
     theta = np.empty(n_params, dtype=dtype)
     coefs, intercepts = coef_views(theta, layout)
     factor = 2.0 if activation == "logistic" else 6.0
-    for W, b in zip(coefs, intercepts):
+    for W, b in zip(coefs, intercepts, strict=True):
         fan_in, fan_out = W.shape
         bound = np.sqrt(factor / (fan_in + fan_out))
         W[...] = random_state.uniform(-bound, bound, (fan_in, fan_out))

@@ -165,7 +165,9 @@ def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_
         else:
             loss += li
     for layer in range(last, -1, -1):
-        A_prev = X_rows if layer == 0 else layer_view(acts, layout, layer - 1, n_rows)[r0:r1]
+        A_prev = (
+            X_rows if layer == 0 else layer_view(acts, layout, layer - 1, n_rows)[r0:r1]
+        )
         matmul_at_into(A_prev, D, weight_view(grad_out, layout, layer))
         gb = bias_view(grad_out, layout, layer)
         gb[:] = 0
@@ -183,9 +185,10 @@ def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_
 
 
 @njit(**JIT_OPTIONS)
-def _block_loss_and_grad(blk, rows_per_block, X, Y, sw, theta, layout, codes, work,
-                         block_grads, block_loss):
-    acts, deltas, n_rows = work
+def _block_loss_and_grad(
+    blk, rows_per_block, X, Y, sw, theta, layout, codes, work, block_grads, block_loss
+):
+    acts, _, n_rows = work
     r0 = blk * rows_per_block
     r1 = min(r0 + rows_per_block, n_rows)
     sw_rows = sw[r0:r1] if sw.shape[0] > 0 else sw
@@ -196,8 +199,9 @@ def _block_loss_and_grad(blk, rows_per_block, X, Y, sw, theta, layout, codes, wo
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def wave_loss_and_grad_into(X, Y, sw, theta, layout, codes, work, block_grads,
-                            block_loss, threaded):
+def wave_loss_and_grad_into(
+    X, Y, sw, theta, layout, codes, work, block_grads, block_loss, threaded
+):
     """Forward + backward for one wave of rows, one row block per task.
 
     X (m, n_features), Y (m, n_outputs), sw (m,) or empty.  Blocks write
@@ -209,12 +213,34 @@ def wave_loss_and_grad_into(X, Y, sw, theta, layout, codes, work, block_grads,
     n_blocks, rows_per_block = block_plan(X.shape[0])
     if threaded and n_blocks > 1:
         for blk in prange(n_blocks):
-            _block_loss_and_grad(blk, rows_per_block, X, Y, sw, theta, layout, codes,
-                                 work, block_grads, block_loss)
+            _block_loss_and_grad(
+                blk,
+                rows_per_block,
+                X,
+                Y,
+                sw,
+                theta,
+                layout,
+                codes,
+                work,
+                block_grads,
+                block_loss,
+            )
     else:
         for blk in range(n_blocks):
-            _block_loss_and_grad(blk, rows_per_block, X, Y, sw, theta, layout, codes,
-                                 work, block_grads, block_loss)
+            _block_loss_and_grad(
+                blk,
+                rows_per_block,
+                X,
+                Y,
+                sw,
+                theta,
+                layout,
+                codes,
+                work,
+                block_grads,
+                block_loss,
+            )
     return n_blocks
 
 
@@ -290,8 +316,16 @@ def loss_and_grad_into(
                 sw_w[i] = sw[wave_rows[i]]
                 S += sw_w[i]
         n_blocks = wave_loss_and_grad_into(
-            X_w, Y_w, sw_w, theta, layout, codes, (acts, deltas, m), block_grads,
-            block_loss, threaded,
+            X_w,
+            Y_w,
+            sw_w,
+            theta,
+            layout,
+            codes,
+            (acts, deltas, m),
+            block_grads,
+            block_loss,
+            threaded,
         )
         add_blocks_into(block_grads, n_blocks, grad, threaded)
         for blk in range(n_blocks):
@@ -316,7 +350,7 @@ def forward_into(source, theta, layout, codes, X_buf, acts, out, threaded):
 
     Writes: X_buf, acts (scratch), out (n_samples, n_outputs).
     """
-    X, data, indices, indptr = source
+    X, _, _, indptr = source
     n = X.shape[0] if indptr.shape[0] == 0 else indptr.shape[0] - 1
     last = layout.shape[0] - 1
     rows = np.arange(n)

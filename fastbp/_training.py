@@ -35,8 +35,9 @@ from fastbp._propagate import loss_and_grad_into, make_buffers
 
 
 @njit(**JIT_OPTIONS)
-def run_epoch(source, Y, sw, order, batch_size, model, optimizer, buffers, grad,
-              threaded):
+def run_epoch(
+    source, Y, sw, order, batch_size, model, optimizer, buffers, grad, threaded
+):
     """Run every minibatch of one epoch: rows order[k*bs : (k+1)*bs] in turn.
 
     model = (theta, layout, codes, alpha); optimizer = (solver_code, hyper,
@@ -53,8 +54,17 @@ def run_epoch(source, Y, sw, order, batch_size, model, optimizer, buffers, grad,
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         loss, _ = loss_and_grad_into(
-            source, Y, sw, order[start:stop], theta, layout, codes, alpha, buffers,
-            grad, threaded,
+            source,
+            Y,
+            sw,
+            order[start:stop],
+            theta,
+            layout,
+            codes,
+            alpha,
+            buffers,
+            grad,
+            threaded,
         )
         if not np.isfinite(loss):
             finite = False
@@ -92,20 +102,30 @@ def use_threads(n_rows, multiply_adds_per_row):
 
 
 @contextmanager
-def compute_threads(threaded):
+def compute_threads(threaded, single_threaded_blas=None):
     """Own the threads for one compiled computation.
 
-    Numba threads = ``thread_budget()`` (restored afterwards), BLAS limited to
-    one thread so that the two pools never stack, and compiled calls
-    serialised under the workqueue layer, which is not thread-safe.
+    threaded: Numba threads = ``thread_budget()`` (restored afterwards), BLAS
+    limited to one thread so that the two pools never stack, and compiled
+    calls serialised under the workqueue layer, which is not thread-safe.
+    ``single_threaded_blas`` (default: ``threaded``) limits BLAS even for a
+    serial call; fits do so, so that results never depend on BLAS threading.
+    Limiting BLAS costs ~80 us, which a one-row ``predict`` must not pay.
     """
+    if single_threaded_blas is None:
+        single_threaded_blas = threaded
+    blas = (
+        threadpool_limits(limits=1, user_api="blas")
+        if single_threaded_blas
+        else nullcontext()
+    )
     if not threaded:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas:
             yield
         return
     previous = numba.get_num_threads()
     lock = KERNEL_LOCK if _threading_layer_is_workqueue() else nullcontext()
-    with lock, threadpool_limits(limits=1, user_api="blas"):
+    with lock, blas:
         numba.set_num_threads(thread_budget())
         try:
             yield
@@ -136,8 +156,17 @@ class FullBatchObjective:
     def __call__(self, x):
         self.theta[:] = x
         loss, _ = loss_and_grad_into(
-            self.source, self.Y, self.sw, self.rows, self.theta, self.layout,
-            self.codes, self.alpha, self.buffers, self.grad, self.threaded,
+            self.source,
+            self.Y,
+            self.sw,
+            self.rows,
+            self.theta,
+            self.layout,
+            self.codes,
+            self.alpha,
+            self.buffers,
+            self.grad,
+            self.threaded,
         )
         return loss, self.grad.astype(np.float64)
 

@@ -1,0 +1,861 @@
+"""Drop-in ``MLPClassifier`` and ``MLPRegressor`` on fastbp's training engine.
+
+Behaviour follows scikit-learn 1.9's ``sklearn/neural_network/_multilayer_perceptron.py``
+step by step: the same parameters and defaults, random draws (weights, shuffles,
+validation split), stopping rules, attributes, warnings and errors.  Only the
+computation moves into compiled kernels.  Deliberate differences are listed
+in the README ("Differences from scikit-learn").
+"""
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, shuffle
+from sklearn.utils.metaestimators import available_if
+
+from fastbp._activations import ACTIVATION_CODES
+from fastbp._losses import LOSS_CODES
+from fastbp._optimizers import OptimizerState
+from fastbp._params import build_layout, coef_views, init_theta, pack
+from fastbp._propagate import forward_into, make_buffers
+from fastbp._training import (
+    FullBatchObjective,
+    compute_threads,
+    minimize_lbfgs,
+    run_epoch,
+    use_threads,
+)
+from fastbp._validation import (
+    CLASSIFIER_CONSTRAINTS,
+    REGRESSOR_CONSTRAINTS,
+    _check_partial_fit_first_call,
+    as_source,
+    check_is_fitted,
+    checked_sample_weight,
+    column_or_1d,
+    hidden_layer_list,
+    type_of_target,
+    unique_labels,
+    validate_data,
+)
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_NON_FINITE_WEIGHTS = (
+    "Solver produced non-finite parameter weights. The input data may"
+    " contain large values and need to be preprocessed."
+)
+
+
+def _multiply_adds_per_row(layout):
+    return int(sum(fan_in * fan_out for fan_in, fan_out, _, _ in layout))
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared fitting and prediction logic; use the subclasses."""
+
+    # ------------------------------------------------------------------ state
+    def __getstate__(self):
+        # coefs_/intercepts_ are views of _theta; pickle them as plain arrays
+        # and rebuild the shared buffer on first use after unpickling.
+        state = super().__getstate__()
+        state.pop("_theta", None)
+        state.pop("_published", None)
+        return state
+
+    def _publish(self, theta, layout):
+        """Make coefs_ / intercepts_ views of the flat buffer ``theta``."""
+        self._theta, self._layout = theta, layout
+        self.coefs_, self.intercepts_ = coef_views(theta, layout)
+        self._published = (tuple(self.coefs_), tuple(self.intercepts_))
+
+    def _parameters(self):
+        """(theta, layout) of the current coefs_ / intercepts_.
+
+        Repacks when the user (or unpickling) replaced the published arrays;
+        in-place edits of coefs_ are seen directly since they are views.
+        """
+        published = getattr(self, "_published", None)
+        if (
+            published is None
+            or len(published[0]) != len(self.coefs_)
+            or any(a is not b for a, b in zip(published[0], self.coefs_, strict=False))
+            or any(
+                a is not b for a, b in zip(published[1], self.intercepts_, strict=False)
+            )
+        ):
+            dtype = np.asarray(self.coefs_[0]).dtype
+            self._publish(*pack(self.coefs_, self.intercepts_, dtype))
+        return self._theta, self._layout
+
+    def _codes(self):
+        loss = self.loss
+        if loss == "log_loss" and self.out_activation_ == "logistic":
+            loss = "binary_log_loss"
+        return (
+            ACTIVATION_CODES[self.activation],
+            ACTIVATION_CODES[self.out_activation_],
+            LOSS_CODES[loss],
+        )
+
+    # -------------------------------------------------------------- fitting
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        self._validate_params()
+        hidden_layer_sizes = hidden_layer_list(self.hidden_layer_sizes)
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        n_features = X.shape[1]
+        sw = checked_sample_weight(sample_weight, X)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        self.n_outputs_ = y.shape[1]
+        layer_units = [n_features, *hidden_layer_sizes, self.n_outputs_]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, X.dtype)
+        theta, layout = self._parameters()
+        Y = np.ascontiguousarray(y, dtype=theta.dtype)
+        source = as_source(X.astype(theta.dtype, copy=False))
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(source, Y, y, sw, theta, layout, incremental)
+        else:
+            self._fit_lbfgs(source, Y, sw, theta, layout)
+        if not np.isfinite(self._theta).all():
+            raise ValueError(_NON_FINITE_WEIGHTS)
+        return self
+
+    def _initialize(self, y, layer_units, dtype):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        if not is_classifier(self):
+            self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        elif self._label_binarizer.y_type_ == "multiclass":
+            self.out_activation_ = "softmax"
+        else:
+            self.out_activation_ = "logistic"
+        layout, n_params, _ = build_layout(layer_units)
+        theta = init_theta(layout, n_params, self.activation, self._random_state, dtype)
+        self._publish(theta, layout)
+        self._best_theta = theta.copy()
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _fit_lbfgs(self, source, Y, sw, theta, layout):
+        model = (theta, layout, self._codes(), float(self.alpha))
+        threaded = use_threads(Y.shape[0], _multiply_adds_per_row(layout))
+        with compute_threads(threaded, single_threaded_blas=True):
+            objective = FullBatchObjective(source, Y, sw, model, threaded)
+            self.n_iter_, self.loss_ = minimize_lbfgs(
+                objective, self.max_iter, self.max_fun, self.tol
+            )
+
+    def _validation_split(self, y):
+        """Row indices (train, validation) drawn exactly as train_test_split
+        draws them in scikit-learn's MLP (stratified for single-output
+        classification)."""
+        n_samples = y.shape[0]
+        stratify = None
+        if is_classifier(self) and self.n_outputs_ == 1:
+            stratify = y
+        train_idx, val_idx = train_test_split(
+            np.arange(n_samples),
+            random_state=self._random_state,
+            test_size=self.validation_fraction,
+            stratify=stratify,
+        )
+        if val_idx.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        return train_idx, val_idx
+
+    def _fit_stochastic(self, source, Y, y, sw, theta, layout, incremental):
+        """scikit-learn's ``_fit_stochastic``; Y is y cast to theta's dtype."""
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = OptimizerState.create(
+                self.solver, self.learning_rate_init, theta.size, theta.dtype
+            )
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            train_idx, val_idx = self._validation_split(y)
+            validation = self._validation_data(source, y, sw, val_idx)
+        else:
+            train_idx, validation = np.arange(Y.shape[0]), None
+        n_samples = train_idx.shape[0]
+        sample_idx = np.arange(n_samples, dtype=int)
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than "
+                    "sample size. It is going to be clipped"
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        codes = self._codes()
+        model = (theta, layout, codes, float(self.alpha))
+        buffers = make_buffers(
+            batch_size, source[0].shape[1], Y.shape[1], layout, theta.size, theta.dtype
+        )
+        grad = np.empty_like(theta)
+        threaded = use_threads(batch_size, _multiply_adds_per_row(layout))
+        optimizer = self._optimizer
+        try:
+            self.n_iter_ = 0
+            with compute_threads(threaded, single_threaded_blas=True):
+                for _ in range(self.max_iter):
+                    if self.shuffle:
+                        sample_idx = shuffle(
+                            sample_idx, random_state=self._random_state
+                        )
+                    order = np.ascontiguousarray(train_idx[sample_idx], dtype=np.int64)
+                    kernel_optimizer = optimizer.kernel_args(
+                        self.momentum,
+                        self.nesterovs_momentum,
+                        self.beta_1,
+                        self.beta_2,
+                        self.epsilon,
+                    )
+                    loss_sum, finite = run_epoch(
+                        source,
+                        Y,
+                        sw,
+                        order,
+                        batch_size,
+                        model,
+                        kernel_optimizer,
+                        buffers,
+                        grad,
+                        threaded,
+                    )
+                    if (
+                        not finite
+                        and not early_stopping
+                        and not np.isfinite(theta).all()
+                    ):
+                        # Every later epoch would only propagate NaN/inf, as
+                        # scikit-learn does until max_iter before raising.
+                        raise ValueError(_NON_FINITE_WEIGHTS)
+                    self.n_iter_ += 1
+                    self.loss_ = loss_sum / n_samples
+                    self.t_ += n_samples
+                    self.loss_curve_.append(self.loss_)
+                    if self.verbose:
+                        print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                    self._update_no_improvement_count(early_stopping, validation)
+                    self._schedule_learning_rate(optimizer)
+                    if self._no_improvement_count > self.n_iter_no_change:
+                        if early_stopping:
+                            msg = (
+                                "Validation score did not improve more than "
+                                "tol=%f for %d consecutive epochs."
+                                % (self.tol, self.n_iter_no_change)
+                            )
+                        else:
+                            msg = (
+                                "Training loss did not improve more than tol=%f"
+                                " for %d consecutive epochs."
+                                % (self.tol, self.n_iter_no_change)
+                            )
+                        if self._trigger_stopping(optimizer, msg):
+                            break
+                        self._no_improvement_count = 0
+                    if incremental:
+                        break
+                    if self.n_iter_ == self.max_iter:
+                        warnings.warn(
+                            "Stochastic Optimizer: Maximum iterations (%d) "
+                            "reached and the optimization hasn't converged yet."
+                            % self.max_iter,
+                            ConvergenceWarning,
+                        )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if early_stopping:
+            theta[:] = self._best_theta
+
+    def _schedule_learning_rate(self, optimizer):
+        """scikit-learn's ``iteration_ends``: invscaling on samples seen."""
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            optimizer.learning_rate = (
+                float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+            )
+
+    def _trigger_stopping(self, optimizer, msg):
+        """scikit-learn's ``trigger_stopping``: stop, or divide an adaptive
+        SGD learning rate by 5 and go on."""
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(msg + " Stopping.")
+            return True
+        if optimizer.learning_rate <= 1e-6:
+            if self.verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        optimizer.learning_rate /= 5.0
+        if self.verbose:
+            print(msg + " Setting learning rate to %f" % optimizer.learning_rate)
+        return False
+
+    def _validation_data(self, source, y, sw, val_idx):
+        X_dense, data, indices, indptr = source
+        if indptr.shape[0] == 0:
+            X_val = X_dense[val_idx]
+        else:
+            X_val = sp.csr_matrix(
+                (data, indices, indptr), shape=(indptr.shape[0] - 1, X_dense.shape[1])
+            )[val_idx]
+        y_val = y[val_idx]
+        if is_classifier(self):
+            y_val = self._label_binarizer.inverse_transform(y_val)
+        sw_val = sw[val_idx] if sw.shape[0] else None
+        return X_val, y_val, sw_val
+
+    def _update_no_improvement_count(self, early_stopping, validation):
+        if early_stopping:
+            X_val, y_val, sw_val = validation
+            val_score = self._score(X_val, y_val, sample_weight=sw_val)
+            self.validation_scores_.append(val_score)
+            if self.verbose:
+                print("Validation score: %f" % self.validation_scores_[-1])
+            last_valid_score = self.validation_scores_[-1]
+            if last_valid_score < (self.best_validation_score_ + self.tol):
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last_valid_score > self.best_validation_score_:
+                self.best_validation_score_ = last_valid_score
+                self._best_theta = self._theta.copy()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels in classification, real numbers in
+            regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights (non-negative).
+
+        Returns
+        -------
+        self : object
+            Returns a trained MLP model.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic"
+                " optimizers. %s is not stochastic." % self.solver
+            )
+        return True
+
+    # ------------------------------------------------------------ prediction
+    def _forward_pass_fast(self, X, check_input=True):
+        """Network output for X, computed in X's and the weights' common
+        float dtype (float32 only when both are float32)."""
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        theta, layout = self._parameters()
+        dtype = np.result_type(theta.dtype, X.dtype, np.float32)
+        if dtype != np.float32:
+            dtype = np.dtype(np.float64)
+        theta = theta.astype(dtype, copy=False)
+        source = as_source(X.astype(dtype, copy=False))
+        n_samples = X.shape[0]
+        out = np.empty((n_samples, int(layout[-1, 1])), dtype=dtype)
+        X_buf, _, _, acts, _, _, _ = make_buffers(
+            n_samples, X.shape[1], 0, layout, 0, dtype
+        )
+        codes = self._codes()
+        threaded = use_threads(n_samples, _multiply_adds_per_row(layout))
+        with compute_threads(threaded):
+            forward_into(source, theta, layout, codes, X_buf, acts, out, threaded)
+        return out
+
+    def _score_with_function(self, X, y, sample_weight, score_function):
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+_COMMON_PARAMETERS_DOC = """
+    hidden_layer_sizes : array-like of shape(n_layers - 2,), default=(100,)
+        The ith element represents the number of neurons in the ith hidden layer.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Activation function for the hidden layers.
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        The solver for weight optimization.
+    alpha : float, default=0.0001
+        Strength of the L2 regularization term, divided by the sample size (or
+        the sum of sample weights) when added to the loss.
+    batch_size : int, default='auto'
+        Size of minibatches for stochastic optimizers; 'auto' is
+        ``min(200, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Learning rate schedule for weight updates (``solver='sgd'`` only).
+    learning_rate_init : float, default=0.001
+        The initial learning rate (``solver='sgd'`` or ``'adam'``).
+    power_t : float, default=0.5
+        Exponent of the 'invscaling' schedule.
+    max_iter : int, default=200
+        Maximum number of epochs (stochastic solvers) or iterations (lbfgs).
+    shuffle : bool, default=True
+        Whether to shuffle samples in each epoch.
+    random_state : int, RandomState instance, default=None
+        Seeds weight initialisation, the validation split and the shuffles,
+        drawn exactly as scikit-learn draws them.
+    tol : float, default=1e-4
+        Tolerance for the optimization.
+    verbose : bool, default=False
+        Whether to print progress messages to stdout.
+    warm_start : bool, default=False
+        Reuse the solution of the previous call to fit as initialization.
+    momentum : float, default=0.9
+        Momentum for SGD.
+    nesterovs_momentum : bool, default=True
+        Whether to use Nesterov's momentum (SGD with momentum > 0).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when the
+        validation score stops improving.
+    validation_fraction : float, default=0.1
+        Proportion of training data set aside for early stopping.
+    beta_1 : float, default=0.9
+        Adam's first-moment decay rate.
+    beta_2 : float, default=0.999
+        Adam's second-moment decay rate.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    n_iter_no_change : int, default=10
+        Maximum number of epochs without ``tol`` improvement.
+    max_fun : int, default=15000
+        Maximum number of loss evaluations (lbfgs only)."""
+
+_COMMON_ATTRIBUTES_DOC = """
+    loss_ : float
+        The current loss computed with the loss function.
+    best_loss_ : float or None
+        The minimum loss reached (None with early stopping).
+    loss_curve_ : list of shape (n_iter_,)
+        Loss at each epoch (stochastic solvers).
+    validation_scores_ : list of shape (n_iter_,) or None
+        Validation score at each epoch when ``early_stopping=True``.
+    best_validation_score_ : float or None
+        Best validation score when ``early_stopping=True``.
+    t_ : int
+        Number of training samples seen by the solver.
+    coefs_ : list of shape (n_layers - 1,)
+        Weight matrices, (fan_in, fan_out) each.
+    intercepts_ : list of shape (n_layers - 1,)
+        Bias vectors, (fan_out,) each.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit (string column names only).
+    n_iter_ : int
+        The number of iterations the solver has run.
+    n_layers_ : int
+        Number of layers.
+    n_outputs_ : int
+        Number of outputs.
+    out_activation_ : str
+        Name of the output activation function."""
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    __doc__ = f"""Multi-layer Perceptron classifier (drop-in for scikit-learn's).
+
+    Optimizes the log-loss with LBFGS, SGD or Adam; backpropagation and whole
+    training epochs run in compiled Numba kernels.
+
+    Parameters
+    ----------{_COMMON_PARAMETERS_DOC}
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray of shape (n_classes,)
+        Class labels for each output.{_COMMON_ATTRIBUTES_DOC}
+
+    Examples
+    --------
+    >>> from fastbp import MLPClassifier
+    >>> from sklearn.datasets import make_classification
+    >>> X, y = make_classification(n_samples=100, random_state=1)
+    >>> clf = MLPClassifier(random_state=1, max_iter=300).fit(X, y)
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = CLASSIFIER_CONSTRAINTS
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    # scikit-learn's MLPClassifier stores loss="log_loss" without exposing it
+    # as a constructor parameter.
+    loss = "log_loss"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same "
+                        "classes as in the previous call to fit. Previously "
+                        f"got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. "
+                    f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
+        y = self._label_binarizer.transform(y).astype(bool)
+        return X, y
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray, shape (n_samples,) or (n_samples, n_classes)
+            The predicted classes.
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(
+            X, y, sample_weight=sample_weight, score_function=accuracy_score
+        )
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with a single iteration over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,)
+            The target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+        classes : array of shape (n_classes,), default=None
+            Classes across all calls to partial_fit; required on the first call.
+
+        Returns
+        -------
+        self : object
+            Trained MLP model.
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict_log_proba(self, X):
+        """Return the log of probability estimates, ``log(predict_proba(X))``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        log_y_prob : ndarray of shape (n_samples, n_classes)
+        """
+        y_prob = self.predict_proba(X)
+        return np.log(y_prob, out=y_prob)
+
+    def predict_proba(self, X):
+        """Probability estimates.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y_prob : ndarray of shape (n_samples, n_classes)
+            Probabilities of each class, ordered as in ``classes_``.
+        """
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    __doc__ = f"""Multi-layer Perceptron regressor (drop-in for scikit-learn's).
+
+    Optimizes the squared error (or half Poisson deviance) with LBFGS, SGD or
+    Adam; backpropagation and whole training epochs run in compiled kernels.
+
+    Parameters
+    ----------
+    loss : {{'squared_error', 'poisson'}}, default='squared_error'
+        Half squared error, or half Poisson deviance with an exponential output
+        (requires y >= 0; fastbp raises a ValueError for negative y).{_COMMON_PARAMETERS_DOC}
+
+    Attributes
+    ----------{_COMMON_ATTRIBUTES_DOC}
+
+    Examples
+    --------
+    >>> from fastbp import MLPRegressor
+    >>> from sklearn.datasets import make_regression
+    >>> X, y = make_regression(n_samples=200, n_features=20, random_state=1)
+    >>> regr = MLPRegressor(random_state=1, max_iter=2000, tol=0.1).fit(X, y)
+    >>> regr.predict(X[:2]).shape
+    (2,)
+    """
+
+    _parameter_constraints = REGRESSOR_CONSTRAINTS
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+    ):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted values.
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if y_pred.shape[1] == 1:
+            return y_pred.ravel()
+        return y_pred
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(
+            X, y, sample_weight=sample_weight, score_function=r2_score
+        )
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and (y < 0).any():
+            raise ValueError(
+                "loss='poisson' requires non-negative targets, but y has negative "
+                "values. Use loss='squared_error' or transform y."
+            )
+        return X, y
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with a single iteration over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : ndarray of shape (n_samples,)
+            The target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            Trained MLP model.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
