@@ -1,0 +1,156 @@
+"""Threads: bit-identical results for any thread count, restored settings,
+concurrent fits from two Python threads, and fork safety."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numba
+import numpy as np
+import pytest
+
+from fastbp import MLPClassifier, MLPRegressor
+from fastbp._training import thread_budget
+
+# A fit that is large enough to run row blocks in parallel (batch 400 -> 4
+# blocks, well above the work threshold) yet takes well under a second.
+FIT_SCRIPT = textwrap.dedent(
+    """
+    import hashlib, sys, warnings
+    import numpy as np
+    import numba
+    from fastbp import MLPRegressor
+    warnings.simplefilter("ignore")
+    rng = np.random.RandomState(0)
+    X = rng.randn(1200, 40)
+    y = np.tanh(X[:, :3]).sum(axis=1)
+    model = MLPRegressor(hidden_layer_sizes=(96, 64), solver=sys.argv[1], batch_size=400,
+                         max_iter=3, random_state=0).fit(X, y)
+    digest = hashlib.sha256()
+    for a in model.coefs_ + model.intercepts_:
+        digest.update(np.ascontiguousarray(a).tobytes())
+    # threading_layer() raises unless a parallel region really ran.
+    print(numba.get_num_threads(), numba.threading_layer(), digest.hexdigest())
+    """
+)
+
+
+def _run_fit(solver, **env):
+    completed = subprocess.run(
+        [sys.executable, "-c", FIT_SCRIPT, solver],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    n_threads, _layer, digest = completed.stdout.split()
+    return int(n_threads), digest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_bit_identical_weights_with_one_and_two_threads(solver):
+    one = _run_fit(solver, NUMBA_NUM_THREADS="1")
+    two = _run_fit(solver, NUMBA_NUM_THREADS="2")
+    assert one[0] == 1 and two[0] == 2  # the settings really differed
+    assert one[1] == two[1]
+
+
+def _regression_data():
+    rng = np.random.RandomState(1)
+    X = rng.randn(600, 30)
+    return X, X[:, 0] - 2 * X[:, 1] ** 2
+
+
+def test_thread_count_is_restored_after_fit_and_predict():
+    X, y = _regression_data()
+    before = numba.get_num_threads()
+    model = MLPRegressor(
+        hidden_layer_sizes=(64,), batch_size=300, max_iter=2, random_state=0
+    )
+    with pytest.warns(Warning):
+        model.fit(X, y)
+    model.predict(X)
+    assert numba.get_num_threads() == before
+
+
+def test_omp_num_threads_caps_the_budget(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert thread_budget() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "64")
+    assert thread_budget() == numba.get_num_threads()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_two_python_threads_fitting_at_once_match_sequential_fits():
+    X, y = _regression_data()
+    params = [dict(solver="adam", random_state=s) for s in (0, 1)]
+
+    def fit(kwargs):
+        return MLPRegressor(
+            hidden_layer_sizes=(64,), batch_size=300, max_iter=5, **kwargs
+        ).fit(X, y)
+
+    expected = [fit(p) for p in params]
+    results = [None, None]
+
+    def worker(i):
+        results[i] = fit(params[i])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    for got, want in zip(results, expected, strict=True):
+        for a, b in zip(got.coefs_, want.coefs_, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_after_a_parallel_fit_does_not_hang():
+    script = textwrap.dedent(
+        """
+        import os, warnings
+        import numpy as np
+        from fastbp import MLPClassifier
+        warnings.simplefilter("ignore")
+        rng = np.random.RandomState(0)
+        X = rng.randn(600, 30); y = (X[:, 0] > 0).astype(int)
+        fit = lambda: MLPClassifier((64,), batch_size=300, max_iter=2,
+                                    random_state=0).fit(X, y)
+        parent = fit().coefs_[0]
+        pid = os.fork()
+        if pid == 0:
+            child = fit().coefs_[0]
+            os._exit(0 if np.array_equal(child, parent) else 3)
+        _, status = os.waitpid(pid, 0)
+        print("child exit", os.waitstatus_to_exitcode(status))
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "child exit 0" in completed.stdout
+
+
+def test_classifier_predictions_identical_threaded_and_serial():
+    """predict on many rows runs row blocks in parallel; the serial path must
+    give the same bits (row blocks never share a sum)."""
+    X, y = _regression_data()
+    labels = (y > np.median(y)).astype(int)
+    with pytest.warns(Warning):
+        clf = MLPClassifier((64,), max_iter=3, random_state=0).fit(X, labels)
+    big = np.repeat(X, 10, axis=0)
+    threaded = clf.predict_proba(big)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        serial = clf.predict_proba(big)
+    finally:
+        numba.set_num_threads(previous)
+    np.testing.assert_array_equal(threaded, serial)
