@@ -18,9 +18,8 @@ SOFTMAX    exp(z_k) / sum exp(z)   a_k (delta_kj - a_j)  (row-wise, see
 """
 
 import numpy as np
-from numba import njit
 
-from fastbp._config import JIT_OPTIONS
+from fastbp._config import jit
 
 IDENTITY, LOGISTIC, TANH, RELU, EXP, SOFTMAX = range(6)
 
@@ -36,7 +35,7 @@ HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 OUTPUT_ACTIVATIONS = ("identity", "logistic", "softmax", "exp")
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@jit(inline="always")
 def activate(z, code):
     """Return f(z) for an element-wise code (not SOFTMAX), in z's dtype."""
     one = type(z)(1)
@@ -51,7 +50,7 @@ def activate(z, code):
     return z
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@jit(inline="always")
 def derivative_from_output(a, code):
     """Return f'(z) computed from a = f(z), for an element-wise code."""
     one = type(a)(1)
@@ -66,24 +65,58 @@ def derivative_from_output(a, code):
     return one
 
 
-@njit(**JIT_OPTIONS)
-def activate_row_inplace(z_row, code):
-    """Apply activation ``code`` to one row of pre-activations, in place.
+@jit
+def bias_activate_inplace(Z, b, code):
+    """A = f(Z + b) in place, for a block of pre-activations Z (m, n) and b (n,).
 
-    SOFTMAX is computed stably: exp(z - max z) / sum(exp(z - max z)).
-    Writes: z_row (n_units,).
+    SOFTMAX is row-wise and stable: exp(z - max z) / sum(exp(z - max z)).  The
+    code is tested once, outside the loops, so each loop vectorises.
+    Writes: Z.
     """
+    m, n = Z.shape
     if code == SOFTMAX:
-        top = z_row[0]
-        for j in range(1, z_row.shape[0]):
-            if z_row[j] > top:
-                top = z_row[j]
-        total = type(top)(0)
-        for j in range(z_row.shape[0]):
-            z_row[j] = np.exp(z_row[j] - top)
-            total += z_row[j]
-        for j in range(z_row.shape[0]):
-            z_row[j] /= total
+        for i in range(m):
+            top = Z[i, 0] + b[0]
+            for j in range(n):
+                Z[i, j] += b[j]
+                if Z[i, j] > top:
+                    top = Z[i, j]
+            total = type(top)(0)
+            for j in range(n):
+                Z[i, j] = np.exp(Z[i, j] - top)
+                total += Z[i, j]
+            for j in range(n):
+                Z[i, j] /= total
+    elif code == RELU:
+        zero = Z.dtype.type(0)
+        for i in range(m):
+            for j in range(n):
+                z = Z[i, j] + b[j]
+                Z[i, j] = z if z > zero else zero
+    elif code == IDENTITY:
+        for i in range(m):
+            for j in range(n):
+                Z[i, j] += b[j]
+    else:
+        for i in range(m):
+            for j in range(n):
+                Z[i, j] = activate(Z[i, j] + b[j], code)
+
+
+@jit
+def multiply_derivative_inplace(D, A, code):
+    """D *= f'(Z), with f'(Z) taken from the activations A = f(Z).
+
+    D, A: (m, n), element-wise codes only.  Writes: D.
+    """
+    m, n = D.shape
+    if code == RELU:
+        zero = D.dtype.type(0)
+        for i in range(m):
+            for j in range(n):
+                if A[i, j] <= zero:
+                    D[i, j] = zero
     elif code != IDENTITY:
-        for j in range(z_row.shape[0]):
-            z_row[j] = activate(z_row[j], code)
+        for i in range(m):
+            for j in range(n):
+                D[i, j] *= derivative_from_output(A[i, j], code)

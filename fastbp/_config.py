@@ -2,9 +2,9 @@
 
 Everything here is decided once, at import, before any kernel is compiled.
 
-* ``JIT_OPTIONS`` / ``PARALLEL_JIT_OPTIONS``: keyword arguments for ``numba.njit``.
-  ``fastmath`` stays off (it removed an ``isfinite`` test in measurements), and
-  the on-disk cache is used only when Numba can find a writable place for it.
+* ``jit``: ``numba.njit`` with fastbp's options.  ``fastmath`` stays off (it
+  removed an ``isfinite`` test in measurements); the on-disk cache lives in a
+  directory keyed by the sources' fingerprint, when one is writable.
 * The threading layer is chosen for safety: TBB (thread- and fork-safe), then
   workqueue (fork-safe; calls are serialised by ``KERNEL_LOCK`` because it is not
   thread-safe), then OpenMP.  A user's ``NUMBA_THREADING_LAYER`` always wins.
@@ -16,6 +16,7 @@ Everything here is decided once, at import, before any kernel is compiled.
 import glob
 import hashlib
 import os
+import shutil
 import sys
 import threading
 import warnings
@@ -29,9 +30,6 @@ BLOCK_ROWS = 128
 # each launch, so memory stays bounded for full-batch (L-BFGS) passes.
 WAVE_BLOCKS = 16
 WAVE_ROWS = BLOCK_ROWS * WAVE_BLOCKS
-# Hand-written loops instead of BLAS when a product's inner x outer size is
-# at most this many multiply-adds per row (BLAS call overhead dominates).
-SMALL_PRODUCT = 64
 # Parallel work below this many multiply-adds per call runs on one thread.
 # A TBB or OpenMP launch costs ~1-2 us, a workqueue launch ~100 us (measured
 # with bench/bench_launch.py), hence the two thresholds.
@@ -76,57 +74,91 @@ KERNEL_LOCK = threading.RLock()
 def _kernel_sources_fingerprint():
     here = os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha256()
-    for path in sorted(glob.glob(os.path.join(here, "_*.py"))):
+    for path in sorted(glob.glob(os.path.join(here, "*.py"))):
         with open(path, "rb") as fh:
             digest.update(fh.read())
-    return digest.hexdigest()
+    return digest.hexdigest()[:16]
 
 
-def _probe():
-    """A trivial module-level function used to test whether caching works."""
-    return 0
+def _writable_dir(path):
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".probe-{os.getpid()}")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+        return True
+    except OSError:
+        return False
 
 
-def _cache_is_usable():
-    """True when Numba can cache kernels of this package on disk.
+def _purge_other_fingerprints(base, keep):
+    for stale in glob.glob(os.path.join(base, "fastbp-*")):
+        if os.path.basename(stale) != keep:
+            shutil.rmtree(stale, ignore_errors=True)
 
-    Numba caches next to the sources, else in ``NUMBA_CACHE_DIR`` or a user-wide
-    directory.  When none is writable, ``njit(cache=True)`` raises at decoration
-    time, which must never break ``import fastbp``: fall back with one warning.
-    Stale entries are purged when any fastbp module changed (Numba only tracks
-    the caller's own file, not helpers imported from other modules).
+
+def _kernel_cache_dir():
+    """Where compiled kernels are cached, or None when nowhere is writable.
+
+    The directory is named after a fingerprint of the package's sources.  Numba
+    only checks the timestamp of the file a cached function lives in, so a
+    caller cached before a helper in another module changed would otherwise be
+    loaded stale (measured: it crashed).  A fingerprinted directory makes every
+    source change start a fresh cache, even with several processes running.
+    Base: ``NUMBA_CACHE_DIR`` when set, else the package's ``__pycache__``,
+    else the user's cache directory.
     """
     if os.environ.get("FASTBP_DISABLE_CACHE") or numba.config.DISABLE_JIT:
-        return False
-    try:
-        dispatcher = numba.njit(cache=True)(_probe)
-        cache_dir = dispatcher._cache._cache_path
-        os.makedirs(cache_dir, exist_ok=True)
-        stamp_path = os.path.join(cache_dir, "fastbp-sources.sha256")
-        fingerprint = _kernel_sources_fingerprint()
+        return None
+    name = "fastbp-" + _kernel_sources_fingerprint()
+    here = os.path.dirname(os.path.abspath(__file__))
+    user_cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    candidates = [
+        (numba.config.CACHE_DIR, False),
+        (os.path.join(here, "__pycache__"), True),
+        (os.path.join(user_cache, "fastbp"), True),
+    ]
+    for base, owned in candidates:
+        if base and _writable_dir(os.path.join(base, name)):
+            if owned:
+                _purge_other_fingerprints(base, name)
+            return os.path.join(base, name)
+    warnings.warn(
+        "fastbp: no writable directory for Numba's on-disk cache; kernels will "
+        "be compiled in every new process. Set NUMBA_CACHE_DIR to a writable "
+        "directory to enable it.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    return None
+
+
+CACHE_DIR = _kernel_cache_dir()
+
+JIT_OPTIONS = {"cache": CACHE_DIR is not None, "nogil": True, "error_model": "numpy"}
+
+
+def jit(function=None, **options):
+    """``numba.njit`` with fastbp's options and its fingerprinted cache.
+
+    Use as ``@jit`` or ``@jit(parallel=True)``.  Numba reads its cache location
+    when a function is decorated, so ``numba.config.CACHE_DIR`` is pointed at
+    fastbp's directory for that moment only: the user's own Numba code keeps
+    its cache settings.
+    """
+
+    def decorate(py_function):
+        merged = {**JIT_OPTIONS, **options}
+        if CACHE_DIR is None:
+            return numba.njit(**merged)(py_function)
+        previous = numba.config.CACHE_DIR
+        numba.config.CACHE_DIR = CACHE_DIR
         try:
-            with open(stamp_path) as fh:
-                current = fh.read().strip() == fingerprint
-        except OSError:
-            current = False
-        if not current:
-            for stale in glob.glob(os.path.join(cache_dir, "_*.nb[ic]")):
-                os.remove(stale)
-            with open(stamp_path, "w") as fh:
-                fh.write(fingerprint)
-        return True
-    except Exception as exc:  # no writable cache location, or Numba internals moved
-        warnings.warn(
-            f"fastbp: Numba's on-disk cache is unavailable ({exc}); kernels will be "
-            "compiled in every new process. Set NUMBA_CACHE_DIR to a writable "
-            "directory to enable it.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        return False
+            return numba.njit(**merged)(py_function)
+        finally:
+            numba.config.CACHE_DIR = previous
 
-
-CACHE = _cache_is_usable()
-
-JIT_OPTIONS = {"cache": CACHE, "nogil": True, "error_model": "numpy"}
-PARALLEL_JIT_OPTIONS = {**JIT_OPTIONS, "parallel": True}
+    return decorate(function) if function is not None else decorate

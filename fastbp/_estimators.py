@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, shuffle
+from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 
 from fastbp._activations import ACTIVATION_CODES
@@ -50,6 +50,15 @@ _NON_FINITE_WEIGHTS = (
     "Solver produced non-finite parameter weights. The input data may"
     " contain large values and need to be preprocessed."
 )
+
+
+def _shuffled(sample_idx, random_state):
+    """``sklearn.utils.shuffle(sample_idx, random_state=random_state)``: the same
+    draw (``random_state.shuffle`` of ``arange(n)``), without its ~40 us of
+    parameter validation per epoch."""
+    permutation = np.arange(sample_idx.shape[0])
+    random_state.shuffle(permutation)
+    return sample_idx[permutation]
 
 
 def _multiply_adds_per_row(layout):
@@ -227,9 +236,7 @@ class _BaseMLP(BaseEstimator):
             with compute_threads(threaded, single_threaded_blas=True):
                 for _ in range(self.max_iter):
                     if self.shuffle:
-                        sample_idx = shuffle(
-                            sample_idx, random_state=self._random_state
-                        )
+                        sample_idx = _shuffled(sample_idx, self._random_state)
                     order = np.ascontiguousarray(train_idx[sample_idx], dtype=np.int64)
                     kernel_optimizer = optimizer.kernel_args(
                         self.momentum,

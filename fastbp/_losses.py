@@ -29,7 +29,6 @@ dl/dz = f'(z) * dl/da, with the softmax Jacobian applied row-wise.
 """
 
 import numpy as np
-from numba import njit
 
 from fastbp._activations import (
     EXP,
@@ -38,7 +37,7 @@ from fastbp._activations import (
     SOFTMAX,
     derivative_from_output,
 )
-from fastbp._config import JIT_OPTIONS
+from fastbp._config import jit
 
 SQUARED_ERROR, LOG_LOSS, BINARY_LOG_LOSS, POISSON = range(4)
 
@@ -50,7 +49,7 @@ LOSS_CODES = {
 }
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@jit(inline="always")
 def _xlogy(x, y):
     """x * log(y), defined as 0 when x == 0 (scipy.special.xlogy)."""
     if x == 0:
@@ -58,7 +57,7 @@ def _xlogy(x, y):
     return x * np.log(y)
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@jit(inline="always")
 def _clip_probability(a):
     eps = type(a)(np.finfo(type(a)).eps)
     one = type(a)(1)
@@ -69,14 +68,14 @@ def _clip_probability(a):
     return a
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@jit(inline="always")
 def _binary_log_loss(y, a):
     p = _clip_probability(a)
     one = type(a)(1)
     return -(_xlogy(y, p) + _xlogy(one - y, one - p))
 
 
-@njit(**JIT_OPTIONS)
+@jit(inline="always")
 def row_loss(y_row, a_row, loss_code):
     """Return l(y_i, a_i) for one row (see the module table), in float64.
 
@@ -100,7 +99,7 @@ def row_loss(y_row, a_row, loss_code):
     return total
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@jit(inline="always")
 def _loss_derivative(y, a, loss_code, n_outputs):
     """dl/da for one output element of the loss ``loss_code``."""
     one = type(a)(1)
@@ -116,7 +115,7 @@ def _loss_derivative(y, a, loss_code, n_outputs):
     return -y / a
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@jit(inline="always")
 def is_canonical(out_code, loss_code):
     """True for the output/loss pairs whose output delta is exactly a - y."""
     return (
@@ -127,7 +126,7 @@ def is_canonical(out_code, loss_code):
     )
 
 
-@njit(**JIT_OPTIONS)
+@jit(inline="always")
 def output_delta_row(y_row, a_row, out_code, loss_code, delta_row):
     """dl/dz for one row of output activations a = f(z).
 

@@ -24,15 +24,14 @@ into theta's dtype (NumPy promotes float32 arrays by the float64 step size).
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
 
-from fastbp._config import JIT_OPTIONS
+from fastbp._config import jit
 
 SGD, ADAM = 0, 1
 SOLVER_CODES = {"sgd": SGD, "adam": ADAM}
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def sgd_step(theta, grad, learning_rate, momentum, nesterov, velocity):
     """One SGD (+momentum / Nesterov) step.  Writes: theta, velocity (n_params,)."""
     dtype = theta.dtype.type
@@ -45,7 +44,7 @@ def sgd_step(theta, grad, learning_rate, momentum, nesterov, velocity):
         theta[p] += v
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def adam_step(theta, grad, learning_rate_init, beta_1, beta_2, epsilon, t, m, s):
     """One Adam step at 1-based step ``t``.  Writes: theta, m, s (n_params,)."""
     dtype = theta.dtype.type
@@ -61,7 +60,7 @@ def adam_step(theta, grad, learning_rate_init, beta_1, beta_2, epsilon, t, m, s)
         theta[p] = dtype(np.float64(theta[p]) + update)
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def optimizer_step(theta, grad, solver_code, hyper, state):
     """Dispatch one update.  hyper = (learning_rate, momentum, nesterov, beta_1,
     beta_2, epsilon) as float64; state = (first, second, step_counter) where

@@ -23,28 +23,26 @@ then dL/dW_l = (A_{l-1}^T delta_l + alpha W_l) / S and dL/db_l = sum_i delta_l /
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from fastbp._activations import activate_row_inplace, derivative_from_output
+from fastbp._activations import bias_activate_inplace, multiply_derivative_inplace
 from fastbp._config import (
     BLOCK_ROWS,
-    JIT_OPTIONS,
-    PARALLEL_JIT_OPTIONS,
-    SMALL_PRODUCT,
     WAVE_ROWS,
+    jit,
 )
 from fastbp._losses import output_delta_row, row_loss
 from fastbp._params import B_OFFSET, FAN_IN, FAN_OUT, W_OFFSET
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def block_plan(n_rows):
     """(n_blocks, rows_per_block): ceil(n / BLOCK_ROWS) blocks of equal size."""
     n_blocks = max(1, (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS)
     return n_blocks, (n_rows + n_blocks - 1) // n_blocks
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def layer_view(buffer, layout, layer, n_rows):
     """The (n_rows, fan_out) C-contiguous view of ``layer`` inside a flat buffer."""
     offset = 0
@@ -55,7 +53,7 @@ def layer_view(buffer, layout, layer, n_rows):
     return buffer[start : start + n_rows * fan_out].reshape((n_rows, fan_out))
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def weight_view(theta, layout, layer):
     """Layer ``layer``'s (fan_in, fan_out) weight matrix as a view of theta."""
     fan_in, fan_out = layout[layer, FAN_IN], layout[layer, FAN_OUT]
@@ -63,56 +61,13 @@ def weight_view(theta, layout, layer):
     return theta[start : start + fan_in * fan_out].reshape((fan_in, fan_out))
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def bias_view(theta, layout, layer):
     start = layout[layer, B_OFFSET]
     return theta[start : start + layout[layer, FAN_OUT]]
 
 
-@njit(**JIT_OPTIONS)
-def matmul_into(A, B, out):
-    """out = A @ B for A (m, k), B (k, n).  Writes: out (m, n)."""
-    if B.shape[0] * B.shape[1] <= SMALL_PRODUCT:
-        for i in range(A.shape[0]):
-            for j in range(B.shape[1]):
-                out[i, j] = 0
-            for p in range(A.shape[1]):
-                a = A[i, p]
-                for j in range(B.shape[1]):
-                    out[i, j] += a * B[p, j]
-    else:
-        np.dot(A, B, out)
-
-
-@njit(**JIT_OPTIONS)
-def matmul_bt_into(A, B, out):
-    """out = A @ B.T for A (m, k), B (n, k).  Writes: out (m, n)."""
-    if B.shape[0] * B.shape[1] <= SMALL_PRODUCT:
-        for i in range(A.shape[0]):
-            for j in range(B.shape[0]):
-                s = A[i, 0] * B[j, 0]
-                for p in range(1, A.shape[1]):
-                    s += A[i, p] * B[j, p]
-                out[i, j] = s
-    else:
-        np.dot(A, B.T, out)
-
-
-@njit(**JIT_OPTIONS)
-def matmul_at_into(A, B, out):
-    """out = A.T @ B for A (m, k), B (m, n).  Writes: out (k, n)."""
-    if A.shape[1] * B.shape[1] <= SMALL_PRODUCT:
-        out[:] = 0
-        for i in range(A.shape[0]):
-            for p in range(A.shape[1]):
-                a = A[i, p]
-                for q in range(B.shape[1]):
-                    out[p, q] += a * B[i, q]
-    else:
-        np.dot(A.T, B, out)
-
-
-@njit(**JIT_OPTIONS)
+@jit
 def forward_rows(X_rows, theta, layout, act_code, out_code, acts, n_rows, r0):
     """Forward pass for the rows r0 : r0 + len(X_rows) of a wave of n_rows.
 
@@ -124,18 +79,13 @@ def forward_rows(X_rows, theta, layout, act_code, out_code, acts, n_rows, r0):
     A_prev = X_rows
     for layer in range(n_layers):
         A = layer_view(acts, layout, layer, n_rows)[r0:r1]
-        matmul_into(A_prev, weight_view(theta, layout, layer), A)
-        b = bias_view(theta, layout, layer)
+        np.dot(A_prev, weight_view(theta, layout, layer), A)
         code = out_code if layer == n_layers - 1 else act_code
-        for i in range(A.shape[0]):
-            row = A[i]
-            for j in range(row.shape[0]):
-                row[j] += b[j]
-            activate_row_inplace(row, code)
+        bias_activate_inplace(A, bias_view(theta, layout, layer), code)
         A_prev = A
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_out):
     """Loss, deltas and gradient partial sums for rows r0 : r0 + len(X_rows).
 
@@ -168,7 +118,7 @@ def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_
         A_prev = (
             X_rows if layer == 0 else layer_view(acts, layout, layer - 1, n_rows)[r0:r1]
         )
-        matmul_at_into(A_prev, D, weight_view(grad_out, layout, layer))
+        np.dot(A_prev.T, D, weight_view(grad_out, layout, layer))
         gb = bias_view(grad_out, layout, layer)
         gb[:] = 0
         for i in range(D.shape[0]):
@@ -176,15 +126,13 @@ def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_
                 gb[j] += D[i, j]
         if layer > 0:
             D_prev = layer_view(deltas, layout, layer - 1, n_rows)[r0:r1]
-            matmul_bt_into(D, weight_view(theta, layout, layer), D_prev)
-            for i in range(D_prev.shape[0]):
-                for j in range(D_prev.shape[1]):
-                    D_prev[i, j] *= derivative_from_output(A_prev[i, j], act_code)
+            np.dot(D, weight_view(theta, layout, layer).T, D_prev)
+            multiply_derivative_inplace(D_prev, A_prev, act_code)
             D = D_prev
     return loss
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def _block_loss_and_grad(
     blk, rows_per_block, X, Y, sw, theta, layout, codes, work, block_grads, block_loss
 ):
@@ -198,7 +146,7 @@ def _block_loss_and_grad(
     )
 
 
-@njit(**PARALLEL_JIT_OPTIONS)
+@jit(parallel=True)
 def wave_loss_and_grad_into(
     X, Y, sw, theta, layout, codes, work, block_grads, block_loss, threaded
 ):
@@ -244,7 +192,7 @@ def wave_loss_and_grad_into(
     return n_blocks
 
 
-@njit(**PARALLEL_JIT_OPTIONS)
+@jit(parallel=True)
 def add_blocks_into(block_grads, n_blocks, acc, threaded):
     """acc += block_grads[0] + ... + block_grads[n_blocks - 1], in block order.
 
@@ -266,7 +214,16 @@ def add_blocks_into(block_grads, n_blocks, acc, threaded):
             acc[p] = s
 
 
-@njit(**JIT_OPTIONS)
+@jit
+def gather_dense_rows_into(X, rows, X_out):
+    """X_out[i, :] = X[rows[i], :].  Writes: X_out (len(rows), X.shape[1])."""
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(X.shape[1]):
+            X_out[i, j] = X[r, j]
+
+
+@jit
 def gather_rows_into(source, rows, X_out):
     """X_out[i] = source row rows[i] (dense copy, or CSR scatter into zeros).
 
@@ -274,8 +231,7 @@ def gather_rows_into(source, rows, X_out):
     """
     X, data, indices, indptr = source
     if indptr.shape[0] == 0:
-        for i in range(rows.shape[0]):
-            X_out[i, :] = X[rows[i], :]
+        gather_dense_rows_into(X, rows, X_out)
     else:
         X_out[:] = 0
         for i in range(rows.shape[0]):
@@ -284,7 +240,7 @@ def gather_rows_into(source, rows, X_out):
                 X_out[i, indices[k]] = data[k]
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def loss_and_grad_into(
     source, Y, sw, rows, theta, layout, codes, alpha, buffers, grad, threaded
 ):
@@ -310,8 +266,8 @@ def loss_and_grad_into(
         gather_rows_into(source, wave_rows, X_w)
         Y_w = Y_buf[:m]
         sw_w = sw_buf[:m] if weighted else sw_buf[:0]
+        gather_dense_rows_into(Y, wave_rows, Y_w)
         for i in range(m):
-            Y_w[i, :] = Y[wave_rows[i], :]
             if weighted:
                 sw_w[i] = sw[wave_rows[i]]
                 S += sw_w[i]
@@ -344,7 +300,7 @@ def loss_and_grad_into(
     return (loss_sum + 0.5 * alpha * penalty) / S, S
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def forward_into(source, theta, layout, codes, X_buf, acts, out, threaded):
     """Network output for every row of the data, computed wave by wave.
 
@@ -363,7 +319,7 @@ def forward_into(source, theta, layout, codes, X_buf, acts, out, threaded):
         out[start:stop] = layer_view(acts, layout, last, m)
 
 
-@njit(**PARALLEL_JIT_OPTIONS)
+@jit(parallel=True)
 def forward_wave(X, theta, layout, codes, acts, threaded):
     """Forward pass of one wave X (m, n_features), row blocks in parallel.
 

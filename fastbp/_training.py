@@ -19,22 +19,21 @@ from contextlib import contextmanager, nullcontext
 import numba
 import numpy as np
 import scipy.optimize
-from numba import njit
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from fastbp._config import (
     BLOCK_ROWS,
-    JIT_OPTIONS,
     KERNEL_LOCK,
     MIN_PARALLEL_WORK,
     WORKQUEUE_MIN_PARALLEL_WORK,
+    jit,
 )
 from fastbp._optimizers import optimizer_step
 from fastbp._propagate import loss_and_grad_into, make_buffers
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def run_epoch(
     source, Y, sw, order, batch_size, model, optimizer, buffers, grad, threaded
 ):
