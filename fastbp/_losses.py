@@ -150,3 +150,32 @@ def output_delta_row(y_row, a_row, out_code, loss_code, delta_row):
     else:
         for k in range(n_outputs):
             delta_row[k] *= derivative_from_output(a_row[k], out_code)
+
+
+@jit
+def weighted_loss_and_delta_into(Y, A, sw, out_code, loss_code, D):
+    """Sum of w_i l(y_i, a_i) over a block of rows, and D = w_i dl/dz.
+
+    Y, A, D: (m, n_outputs); sw: (m,) or empty for unit weights.  The
+    canonical test is hoisted out of the row loop.
+    Writes: D.  Returns the weighted loss sum in float64.
+    """
+    weighted = sw.shape[0] > 0
+    if is_canonical(out_code, loss_code):
+        for i in range(A.shape[0]):
+            for k in range(A.shape[1]):
+                D[i, k] = A[i, k] - Y[i, k]
+    else:
+        for i in range(A.shape[0]):
+            output_delta_row(Y[i], A[i], out_code, loss_code, D[i])
+    loss = 0.0
+    for i in range(A.shape[0]):
+        li = row_loss(Y[i], A[i], loss_code)
+        if weighted:
+            w = sw[i]
+            loss += w * li
+            for k in range(D.shape[1]):
+                D[i, k] *= w
+        else:
+            loss += li
+    return loss

@@ -31,7 +31,7 @@ from fastbp._config import (
     WAVE_ROWS,
     jit,
 )
-from fastbp._losses import output_delta_row, row_loss
+from fastbp._losses import weighted_loss_and_delta_into
 from fastbp._params import B_OFFSET, FAN_IN, FAN_OUT, W_OFFSET
 
 
@@ -102,18 +102,7 @@ def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_
     last = layout.shape[0] - 1
     A_out = layer_view(acts, layout, last, n_rows)[r0:r1]
     D = layer_view(deltas, layout, last, n_rows)[r0:r1]
-    weighted = sw_rows.shape[0] > 0
-    loss = 0.0
-    for i in range(A_out.shape[0]):
-        li = row_loss(Y_rows[i], A_out[i], loss_code)
-        output_delta_row(Y_rows[i], A_out[i], out_code, loss_code, D[i])
-        if weighted:
-            w = sw_rows[i]
-            loss += w * li
-            for k in range(D.shape[1]):
-                D[i, k] *= w
-        else:
-            loss += li
+    loss = weighted_loss_and_delta_into(Y_rows, A_out, sw_rows, out_code, loss_code, D)
     for layer in range(last, -1, -1):
         A_prev = (
             X_rows if layer == 0 else layer_view(acts, layout, layer - 1, n_rows)[r0:r1]

@@ -12,6 +12,7 @@ while Numba runs row blocks in parallel; the Numba thread count follows
 pay for a parallel launch, and is restored after each call.
 """
 
+import functools
 import os
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -20,7 +21,7 @@ import numba
 import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from fastbp._config import (
     BLOCK_ROWS,
@@ -100,6 +101,13 @@ def use_threads(n_rows, multiply_adds_per_row):
     return n_rows * multiply_adds_per_row >= threshold
 
 
+@functools.cache
+def _blas_controller():
+    """One scan of the loaded BLAS libraries per process (a fresh
+    ``threadpool_limits`` re-reads /proc/self/maps: ~1 ms per call)."""
+    return ThreadpoolController()
+
+
 @contextmanager
 def compute_threads(threaded, single_threaded_blas=None):
     """Own the threads for one compiled computation.
@@ -109,12 +117,13 @@ def compute_threads(threaded, single_threaded_blas=None):
     calls serialised under the workqueue layer, which is not thread-safe.
     ``single_threaded_blas`` (default: ``threaded``) limits BLAS even for a
     serial call; fits do so, so that results never depend on BLAS threading.
-    Limiting BLAS costs ~80 us, which a one-row ``predict`` must not pay.
+    Limiting BLAS costs tens of microseconds, which a one-row ``predict``
+    must not pay.
     """
     if single_threaded_blas is None:
         single_threaded_blas = threaded
     blas = (
-        threadpool_limits(limits=1, user_api="blas")
+        _blas_controller().limit(limits=1, user_api="blas")
         if single_threaded_blas
         else nullcontext()
     )
