@@ -1,0 +1,153 @@
+"""Smoke tests: every script in examples/ runs and does its job.
+
+Each example runs in a fresh subprocess, as a user would run it, with
+``--quick --outdir tmp_path`` (quickstart.py takes no flags), from inside
+tmp_path so that nothing lands in the repository.  A test passes when the
+script exits with 0, writes its pictures (when matplotlib is importable) and
+prints the numbers that show it worked.
+"""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+
+def run_example(name, *args, cwd, env=None):
+    """Run examples/<name> with ``args`` in ``cwd``; return its stdout."""
+    env = {**os.environ, "MPLBACKEND": "Agg", **(env or {})}
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        check=False,  # the assertion below shows the output on failure
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, (
+        f"{name} exited with {result.returncode}\n"
+        f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    )
+    return result.stdout
+
+
+def number_after(label, text):
+    """The number printed right after ``label`` in ``text``."""
+    match = re.search(re.escape(label) + r"\s*([-+0-9.eE]+)", text)
+    assert match, f"{label!r} not found in the output:\n{text}"
+    return float(match.group(1))
+
+
+def assert_pictures(outdir, *names):
+    if HAS_MATPLOTLIB:
+        for name in names:
+            path = outdir / name
+            assert path.is_file(), f"{path} was not written"
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is no PNG"
+
+
+def test_quickstart(tmp_path):
+    out = run_example("quickstart.py", cwd=tmp_path)
+    rows = re.findall(r"^(scikit-learn|fastbp)\s+\S+s\s+(\S+)$", out, re.MULTILINE)
+    assert [library for library, _ in rows] == ["scikit-learn", "fastbp"], out
+    assert all(float(accuracy) > 0.9 for _, accuracy in rows), out
+    assert (
+        number_after("largest difference between the two models' weights:", out) < 1e-6
+    )
+
+
+def test_xor_learns(tmp_path):
+    out = run_example("xor.py", "--quick", "--outdir", str(tmp_path), cwd=tmp_path)
+    assert "learned XOR: yes" in out
+    assert number_after("accuracy:", out) == 1.0
+    # one more epoch of the estimator == one gradient step taken by hand
+    assert number_after("max difference", out) < 1e-12
+    assert_pictures(tmp_path, "xor_loss.png")
+
+
+def test_backprop_by_hand(tmp_path):
+    out = run_example(
+        "backprop_by_hand.py", "--quick", "--outdir", str(tmp_path), cwd=tmp_path
+    )
+    rows = re.findall(
+        r"^(?:a1|a2|loss|delta\d|dL/dW\d)\S*\s+(\S+)\s+(\S+)\s+(\S+)$",
+        out,
+        re.MULTILINE,
+    )
+    assert len(rows) == 13, out  # 2 + 1 + 1 + 1 + 2 + 2 + 4 entries
+    for _, numpy_value, diff in rows:
+        assert float(diff) <= 1e-12 * max(1.0, abs(float(numpy_value))), out
+    loss_before, loss_after = map(
+        float, re.search(r"^loss (\S+) -> (\S+)", out, re.MULTILINE).groups()
+    )
+    assert loss_after < loss_before
+    assert number_after("check_gradients: max relative error", out) < 1e-6
+    assert "gradients confirmed" in out
+
+
+@pytest.mark.slow
+def test_grid_search_learning_rate(tmp_path):
+    out = run_example(
+        "grid_search_learning_rate.py",
+        "--quick",
+        "--outdir",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
+    assert out.count("best parameters: {") == 2
+    for library in ("scikit-learn", "fastbp"):
+        assert number_after(f"{library}:", out) >= 0  # its time in seconds
+    # same random_state, same models: the two searches score alike
+    assert number_after("largest difference in mean CV accuracy:", out) < 0.02
+    assert_pictures(tmp_path, "grid_search_learning_rate.png")
+
+
+@pytest.mark.slow
+def test_regression_pipeline(tmp_path):
+    out = run_example(
+        "regression_pipeline.py", "--quick", "--outdir", str(tmp_path), cwd=tmp_path
+    )
+    r2 = number_after("5-fold cross-validated R^2:", out)
+    assert r2 > 0.1  # clearly better than predicting the mean (R^2 = 0)
+    assert number_after("lowest validation loss", out) < 3000  # 1/2 var(y) is ~3000
+    assert_pictures(tmp_path, "regression_loss_curves.png")
+
+
+def test_quick_environment_variable(tmp_path):
+    out = run_example(
+        "xor.py",
+        "--outdir",
+        str(tmp_path),
+        cwd=tmp_path,
+        env={"FASTBP_EXAMPLES_QUICK": "1"},
+    )
+    assert "3000 epochs" in out  # the --quick setting, not the full 5000
+
+
+def test_runs_without_matplotlib(tmp_path):
+    # A package named matplotlib that fails to import hides the real one.
+    fake = tmp_path / "no_matplotlib" / "matplotlib"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('hidden for this test')\n")
+    pythonpath = os.pathsep.join(
+        filter(None, [str(fake.parent), os.environ.get("PYTHONPATH")])
+    )
+    out = run_example(
+        "xor.py",
+        "--quick",
+        "--outdir",
+        str(tmp_path),
+        cwd=tmp_path,
+        env={"PYTHONPATH": pythonpath},
+    )
+    assert "matplotlib is not installed: skipping the picture" in out
+    assert "learned XOR: yes" in out
+    assert not (tmp_path / "xor_loss.png").exists()
