@@ -114,8 +114,7 @@ def multiply_derivative_inplace(D, A, code):
         zero = D.dtype.type(0)
         for i in range(m):
             for j in range(n):
-                if A[i, j] <= zero:
-                    D[i, j] = zero
+                D[i, j] = D[i, j] if A[i, j] > zero else zero
     elif code != IDENTITY:
         for i in range(m):
             for j in range(n):

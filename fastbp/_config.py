@@ -8,9 +8,10 @@ Everything here is decided once, at import, before any kernel is compiled.
 * The threading layer is chosen for safety: TBB (thread- and fork-safe), then
   workqueue (fork-safe; calls are serialised by ``KERNEL_LOCK`` because it is not
   thread-safe), then OpenMP.  A user's ``NUMBA_THREADING_LAYER`` always wins.
-* ``BLOCK_ROWS`` / ``WAVE_BLOCKS``: rows are processed in fixed blocks whose
-  boundaries depend only on the number of rows, never on the thread count, so
-  sums over rows are bit-identical with 1 or N threads.
+* ``MIN_BLOCK_ROWS`` / ``MIN_BLOCK_WORK`` / ``WAVE_BLOCKS``: rows are processed in
+  blocks whose boundaries depend only on the number of rows and the layer sizes,
+  never on the thread count, so sums over rows are bit-identical with 1 or N
+  threads.
 """
 
 import glob
@@ -23,13 +24,17 @@ import warnings
 
 import numba
 
-# Largest row block.  A batch of m rows is cut into ceil(m / BLOCK_ROWS) blocks
-# of equal size (the last may be shorter): batch 200 -> 2 blocks of 100.
-BLOCK_ROWS = 128
+# Row blocks.  A block holds at least MIN_BLOCK_ROWS rows and at least
+# MIN_BLOCK_WORK multiply-adds (capped at MAX_BLOCK_ROWS rows), so tiny networks
+# are not split into blocks whose fixed costs exceed their arithmetic; a batch
+# of m rows is cut into ceil(m / target) blocks of equal size (64-100-10 with
+# batch 200 -> 2 blocks of 100; 2-3-1 with batch 200 -> 1 block).
+MIN_BLOCK_ROWS = 128
+MAX_BLOCK_ROWS = 2048
+MIN_BLOCK_WORK = 50_000
 # Blocks processed per parallel launch; sums are folded in block order after
 # each launch, so memory stays bounded for full-batch (L-BFGS) passes.
 WAVE_BLOCKS = 16
-WAVE_ROWS = BLOCK_ROWS * WAVE_BLOCKS
 # Parallel work below this many multiply-adds per call runs on one thread.
 # A TBB or OpenMP launch costs ~1-2 us, a workqueue launch ~100 us (measured
 # with bench/bench_launch.py), hence the two thresholds.

@@ -61,10 +61,6 @@ def _shuffled(sample_idx, random_state):
     return sample_idx[permutation]
 
 
-def _multiply_adds_per_row(layout):
-    return int(sum(fan_in * fan_out for fan_in, fan_out, _, _ in layout))
-
-
 class _BaseMLP(BaseEstimator):
     """Shared fitting and prediction logic; use the subclasses."""
 
@@ -169,7 +165,7 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, source, Y, sw, theta, layout):
         model = (theta, layout, self._codes(), float(self.alpha))
-        threaded = use_threads(Y.shape[0], _multiply_adds_per_row(layout))
+        threaded = use_threads(Y.shape[0], layout)
         with compute_threads(threaded, single_threaded_blas=True):
             objective = FullBatchObjective(source, Y, sw, model, threaded)
             self.n_iter_, self.loss_ = minimize_lbfgs(
@@ -229,7 +225,7 @@ class _BaseMLP(BaseEstimator):
             batch_size, source[0].shape[1], Y.shape[1], layout, theta.size, theta.dtype
         )
         grad = np.empty_like(theta)
-        threaded = use_threads(batch_size, _multiply_adds_per_row(layout))
+        threaded = use_threads(batch_size, layout)
         optimizer = self._optimizer
         try:
             self.n_iter_ = 0
@@ -409,7 +405,7 @@ class _BaseMLP(BaseEstimator):
             n_samples, X.shape[1], 0, layout, 0, dtype
         )
         codes = self._codes()
-        threaded = use_threads(n_samples, _multiply_adds_per_row(layout))
+        threaded = use_threads(n_samples, layout)
         with compute_threads(threaded):
             forward_into(source, theta, layout, codes, X_buf, acts, out, threaded)
         return out

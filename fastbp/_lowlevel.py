@@ -86,10 +86,6 @@ def _network(X, coefs, intercepts, activation, out_activation):
     return X, theta, layout, act, out
 
 
-def _multiply_adds_per_row(layout):
-    return int(sum(fan_in * fan_out for fan_in, fan_out, _, _ in layout))
-
-
 def forward(X, coefs, intercepts, *, activation="relu", out_activation="identity"):
     """Forward pass of an MLP.
 
@@ -115,7 +111,7 @@ def forward(X, coefs, intercepts, *, activation="relu", out_activation="identity
     )
     n = X.shape[0]
     acts = np.empty(n * int(layout[:, 1].sum()), dtype=X.dtype)
-    threaded = use_threads(n, _multiply_adds_per_row(layout))
+    threaded = use_threads(n, layout)
     with compute_threads(threaded):
         forward_wave(X, theta, layout, (act, out), acts, threaded)
     return [layer_view(acts, layout, layer, n).copy() for layer in range(len(layout))]
@@ -179,7 +175,7 @@ class _Objective:
         self.buffers = make_buffers(
             X.shape[0], X.shape[1], self.Y.shape[1], layout, theta.size, X.dtype
         )
-        self.threaded = use_threads(X.shape[0], _multiply_adds_per_row(layout))
+        self.threaded = use_threads(X.shape[0], layout)
 
     def __call__(self, theta):
         """Return (loss, grad) at ``theta`` (grad is a new array)."""

@@ -2,7 +2,7 @@
 
 This is the only module with parallel loops over rows.  A set of rows (a
 minibatch, or all rows for a full-batch pass) is processed in *waves* of at
-most ``WAVE_ROWS`` rows; a wave is cut into equal row blocks
+most ``wave_rows(layout)`` rows; a wave is cut into equal row blocks
 (``block_plan``) that run in parallel, each writing its own partial loss and
 gradient; the partials are then added in block order.  Block boundaries depend
 only on the number of rows, so every sum is bit-identical with 1 or N threads.
@@ -27,8 +27,10 @@ from numba import prange
 
 from fastbp._activations import bias_activate_inplace, multiply_derivative_inplace
 from fastbp._config import (
-    BLOCK_ROWS,
-    WAVE_ROWS,
+    MAX_BLOCK_ROWS,
+    MIN_BLOCK_ROWS,
+    MIN_BLOCK_WORK,
+    WAVE_BLOCKS,
     jit,
 )
 from fastbp._losses import weighted_loss_and_delta_into
@@ -36,9 +38,32 @@ from fastbp._params import B_OFFSET, FAN_IN, FAN_OUT, W_OFFSET
 
 
 @jit
-def block_plan(n_rows):
-    """(n_blocks, rows_per_block): ceil(n / BLOCK_ROWS) blocks of equal size."""
-    n_blocks = max(1, (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS)
+def multiply_adds_per_row(layout):
+    """sum_l fan_in_l * fan_out_l: one row's multiply-adds in a forward pass."""
+    total = 0
+    for layer in range(layout.shape[0]):
+        total += layout[layer, FAN_IN] * layout[layer, FAN_OUT]
+    return total
+
+
+@jit
+def target_block_rows(layout):
+    """Rows per block: enough work per block to pay for its fixed costs."""
+    rows = max(MIN_BLOCK_ROWS, MIN_BLOCK_WORK // max(1, multiply_adds_per_row(layout)))
+    return min(rows, MAX_BLOCK_ROWS)
+
+
+@jit
+def wave_rows(layout):
+    """Most rows per wave: WAVE_BLOCKS blocks of the target size."""
+    return WAVE_BLOCKS * target_block_rows(layout)
+
+
+@jit
+def block_plan(n_rows, layout):
+    """(n_blocks, rows_per_block): ceil(n / target) blocks of equal size."""
+    target = target_block_rows(layout)
+    n_blocks = max(1, (n_rows + target - 1) // target)
     return n_blocks, (n_rows + n_blocks - 1) // n_blocks
 
 
@@ -147,7 +172,7 @@ def wave_loss_and_grad_into(
     Writes: acts, deltas, block_grads[:n_blocks], block_loss[:n_blocks].
     Returns n_blocks.
     """
-    n_blocks, rows_per_block = block_plan(X.shape[0])
+    n_blocks, rows_per_block = block_plan(X.shape[0], layout)
     if threaded and n_blocks > 1:
         for blk in prange(n_blocks):
             _block_loss_and_grad(
@@ -238,7 +263,7 @@ def loss_and_grad_into(
     L = (sum_i w_i l(y_i, a_i) + alpha/2 sum ||W||^2) / S, with S = sum_i w_i
     (or the number of rows without weights); grad = dL/dtheta in theta's layout.
     buffers = (X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss),
-    sized for min(len(rows), WAVE_ROWS) rows; ``threaded`` allows parallel blocks.
+    sized for min(len(rows), wave_rows(layout)) rows; ``threaded`` allows parallel blocks.
     Writes: buffers, grad (n_params,).  Returns (L as float64, S).
     """
     X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss = buffers
@@ -247,18 +272,19 @@ def loss_and_grad_into(
     grad[:] = 0
     loss_sum = 0.0
     S = theta.dtype.type(0)
-    for start in range(0, n, WAVE_ROWS):
-        stop = min(start + WAVE_ROWS, n)
+    step = wave_rows(layout)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
         m = stop - start
-        wave_rows = rows[start:stop]
+        wave_idx = rows[start:stop]
         X_w = X_buf[:m]
-        gather_rows_into(source, wave_rows, X_w)
+        gather_rows_into(source, wave_idx, X_w)
         Y_w = Y_buf[:m]
         sw_w = sw_buf[:m] if weighted else sw_buf[:0]
-        gather_dense_rows_into(Y, wave_rows, Y_w)
+        gather_dense_rows_into(Y, wave_idx, Y_w)
         for i in range(m):
             if weighted:
-                sw_w[i] = sw[wave_rows[i]]
+                sw_w[i] = sw[wave_idx[i]]
                 S += sw_w[i]
         n_blocks = wave_loss_and_grad_into(
             X_w,
@@ -299,8 +325,9 @@ def forward_into(source, theta, layout, codes, X_buf, acts, out, threaded):
     n = X.shape[0] if indptr.shape[0] == 0 else indptr.shape[0] - 1
     last = layout.shape[0] - 1
     rows = np.arange(n)
-    for start in range(0, n, WAVE_ROWS):
-        stop = min(start + WAVE_ROWS, n)
+    step = wave_rows(layout)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
         m = stop - start
         X_w = X_buf[:m]
         gather_rows_into(source, rows[start:stop], X_w)
@@ -315,7 +342,7 @@ def forward_wave(X, theta, layout, codes, acts, threaded):
     Writes: every layer view of acts for m rows.
     """
     m = X.shape[0]
-    n_blocks, rows_per_block = block_plan(m)
+    n_blocks, rows_per_block = block_plan(m, layout)
     act_code, out_code = codes[0], codes[1]
     if threaded and n_blocks > 1:
         for blk in prange(n_blocks):
@@ -332,9 +359,9 @@ def forward_wave(X, theta, layout, codes, acts, threaded):
 def make_buffers(n_rows, n_features, n_outputs, layout, n_params, dtype):
     """Allocate the workspace tuple of ``loss_and_grad_into`` for up to
     ``n_rows`` rows per call (capped at one wave)."""
-    m = max(1, min(int(n_rows), WAVE_ROWS))
+    m = max(1, min(int(n_rows), wave_rows(layout)))
     n_units = int(layout[:, FAN_OUT].sum())
-    n_blocks = block_plan(m)[0]
+    n_blocks = block_plan(m, layout)[0]
     return (
         np.empty((m, n_features), dtype=dtype),
         np.empty((m, n_outputs), dtype=dtype),

@@ -24,14 +24,18 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController
 
 from fastbp._config import (
-    BLOCK_ROWS,
     KERNEL_LOCK,
     MIN_PARALLEL_WORK,
     WORKQUEUE_MIN_PARALLEL_WORK,
     jit,
 )
 from fastbp._optimizers import optimizer_step
-from fastbp._propagate import loss_and_grad_into, make_buffers
+from fastbp._propagate import (
+    block_plan,
+    loss_and_grad_into,
+    make_buffers,
+    multiply_adds_per_row,
+)
 
 
 @jit
@@ -89,16 +93,16 @@ def _threading_layer_is_workqueue():
         return numba.config.THREADING_LAYER in ("workqueue", "default")
 
 
-def use_threads(n_rows, multiply_adds_per_row):
+def use_threads(n_rows, layout):
     """Whether a call over ``n_rows`` rows should run its row blocks in parallel."""
-    if thread_budget() < 2 or n_rows <= BLOCK_ROWS:
+    if thread_budget() < 2 or block_plan(n_rows, layout)[0] < 2:
         return False
     threshold = (
         WORKQUEUE_MIN_PARALLEL_WORK
         if _threading_layer_is_workqueue()
         else MIN_PARALLEL_WORK
     )
-    return n_rows * multiply_adds_per_row >= threshold
+    return n_rows * multiply_adds_per_row(layout) >= threshold
 
 
 @functools.cache
