@@ -32,20 +32,27 @@ def main():
     X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 
     print("compiling / loading fastbp kernels ...", flush=True)
-    print(f"  warmup took {fastbp.warmup(dtypes=('float64',)):.1f} s (once per machine)")
+    print(
+        f"  warmup took {fastbp.warmup(dtypes=('float64',)):.1f} s (once per machine)"
+    )
 
     params = dict(hidden_layer_sizes=(64,), max_iter=50, random_state=0)
     print(f"\nMLPClassifier({params}) on digits, {X_train.shape[0]} training rows")
     print(f"{'library':<14}{'fit time':>10}{'accuracy':>10}")
     models = {}
-    for name, cls in (("scikit-learn", sk.MLPClassifier), ("fastbp", fastbp.MLPClassifier)):
+    for name, cls in (
+        ("scikit-learn", sk.MLPClassifier),
+        ("fastbp", fastbp.MLPClassifier),
+    ):
         model = cls(**params)
         seconds = fit_and_time(model, X_train, y_train)
         models[name] = model
         print(f"{name:<14}{seconds:>9.3f}s{model.score(X_test, y_test):>10.4f}")
     diff = max(
         np.abs(a - b).max()
-        for a, b in zip(models["scikit-learn"].coefs_, models["fastbp"].coefs_)
+        for a, b in zip(
+            models["scikit-learn"].coefs_, models["fastbp"].coefs_, strict=True
+        )
     )
     print(f"largest difference between the two models' weights: {diff:.1e}")
 
