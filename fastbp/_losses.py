@@ -116,12 +116,18 @@ def _loss_derivative(y, a, loss_code, n_outputs):
 
 
 @jit(inline="always")
-def is_canonical(out_code, loss_code):
-    """True for the output/loss pairs whose output delta is exactly a - y."""
+def is_canonical(out_code, loss_code, n_outputs):
+    """True for the output/loss pairs whose output delta is exactly a - y.
+
+    LOGISTIC with LOG_LOSS is canonical only for one output column (the binary
+    loss); with several columns LOG_LOSS is the categorical loss, whose delta
+    through a logistic output is -y (1 - a).
+    """
     return (
         (out_code == IDENTITY and loss_code == SQUARED_ERROR)
         or (out_code == SOFTMAX and loss_code == LOG_LOSS)
-        or (out_code == LOGISTIC and (loss_code in (LOG_LOSS, BINARY_LOG_LOSS)))
+        or (out_code == LOGISTIC and loss_code == BINARY_LOG_LOSS)
+        or (out_code == LOGISTIC and loss_code == LOG_LOSS and n_outputs == 1)
         or (out_code == EXP and loss_code == POISSON)
     )
 
@@ -135,7 +141,7 @@ def output_delta_row(y_row, a_row, out_code, loss_code, delta_row):
     Writes: delta_row (n_outputs,).
     """
     n_outputs = a_row.shape[0]
-    if is_canonical(out_code, loss_code):
+    if is_canonical(out_code, loss_code, n_outputs):
         for k in range(n_outputs):
             delta_row[k] = a_row[k] - y_row[k]
         return
@@ -161,7 +167,7 @@ def weighted_loss_and_delta_into(Y, A, sw, out_code, loss_code, D):
     Writes: D.  Returns the weighted loss sum in float64.
     """
     weighted = sw.shape[0] > 0
-    if is_canonical(out_code, loss_code):
+    if is_canonical(out_code, loss_code, A.shape[1]):
         for i in range(A.shape[0]):
             for k in range(A.shape[1]):
                 D[i, k] = A[i, k] - Y[i, k]

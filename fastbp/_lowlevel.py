@@ -113,7 +113,7 @@ def forward(X, coefs, intercepts, *, activation="relu", out_activation="identity
     acts = np.empty(n * int(layout[:, 1].sum()), dtype=X.dtype)
     threaded = use_threads(n, layout)
     with compute_threads(threaded):
-        forward_wave(X, theta, layout, (act, out), acts, threaded)
+        forward_wave(X, theta, layout, act, out, acts, threaded)
     return [layer_view(acts, layout, layer, n).copy() for layer in range(len(layout))]
 
 

@@ -51,7 +51,12 @@ def adam_step(theta, grad, learning_rate_init, beta_1, beta_2, epsilon, t, m, s)
     b1, b2 = dtype(beta_1), dtype(beta_2)
     c1, c2 = dtype(1.0 - beta_1), dtype(1.0 - beta_2)
     eps = dtype(epsilon)
-    step = learning_rate_init * np.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+    # A float exponent: Numba evaluates float ** int by repeated multiplication,
+    # which differs from Python's (and scikit-learn's) pow() in the last bit.
+    exponent = np.float64(t)
+    step = (
+        learning_rate_init * np.sqrt(1.0 - beta_2**exponent) / (1.0 - beta_1**exponent)
+    )
     for p in range(theta.shape[0]):
         g = grad[p]
         m[p] = b1 * m[p] + c1 * g

@@ -174,9 +174,9 @@ def wave_loss_and_grad_into(
     """
     n_blocks, rows_per_block = block_plan(X.shape[0], layout)
     if threaded and n_blocks > 1:
-        for blk in prange(n_blocks):
+        for b in prange(n_blocks):
             _block_loss_and_grad(
-                blk,
+                np.int64(b),  # prange counts in uint64; keep one signature
                 rows_per_block,
                 X,
                 Y,
@@ -331,22 +331,21 @@ def forward_into(source, theta, layout, codes, X_buf, acts, out, threaded):
         m = stop - start
         X_w = X_buf[:m]
         gather_rows_into(source, rows[start:stop], X_w)
-        forward_wave(X_w, theta, layout, codes, acts, threaded)
+        forward_wave(X_w, theta, layout, codes[0], codes[1], acts, threaded)
         out[start:stop] = layer_view(acts, layout, last, m)
 
 
 @jit(parallel=True)
-def forward_wave(X, theta, layout, codes, acts, threaded):
+def forward_wave(X, theta, layout, act_code, out_code, acts, threaded):
     """Forward pass of one wave X (m, n_features), row blocks in parallel.
 
     Writes: every layer view of acts for m rows.
     """
     m = X.shape[0]
     n_blocks, rows_per_block = block_plan(m, layout)
-    act_code, out_code = codes[0], codes[1]
     if threaded and n_blocks > 1:
-        for blk in prange(n_blocks):
-            r0 = blk * rows_per_block
+        for b in prange(n_blocks):
+            r0 = np.int64(b) * rows_per_block
             r1 = min(r0 + rows_per_block, m)
             forward_rows(X[r0:r1], theta, layout, act_code, out_code, acts, m, r0)
     else:

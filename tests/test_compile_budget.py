@@ -15,9 +15,8 @@ The check runs in a fresh interpreter with the on-disk cache disabled
   cache a callee compiled for extra argument types would go unseen.
 
 Compiling everything from scratch for both dtypes takes 30-60 s, hence
-``slow``.  Private helpers (leading underscore) are exempt: e.g.
-``_block_loss_and_grad`` is compiled once for the serial loop and once for the
-parallel loop's unsigned index.
+``slow``.  Private helpers (leading underscore) are exempt: they are
+implementation details of the public kernels, which are all checked.
 """
 
 import json

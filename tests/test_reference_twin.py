@@ -323,7 +323,6 @@ def test_forward_wave(dtype, hidden, out, sizes, rows, rng):
     theta = pack(coefs, intercepts).astype(dtype)
     layout, _, _ = build_layout(sizes)
     X = rng.normal(size=(n_rows, sizes[0])).astype(dtype)
-    codes = (ACTIVATION_CODES[hidden], ACTIVATION_CODES[out])  # as fastbp.forward
     _, expected = forward(
         X.astype(np.float64),
         *unpack(theta.astype(np.float64), sizes),
@@ -333,7 +332,15 @@ def test_forward_wave(dtype, hidden, out, sizes, rows, rng):
     results = []
     for threaded in (False, True):
         acts = np.full(n_rows * sum(sizes[1:]), np.nan, dtype=dtype)
-        _propagate.forward_wave(X, theta, layout, codes, acts, threaded)
+        _propagate.forward_wave(
+            X,
+            theta,
+            layout,
+            ACTIVATION_CODES[hidden],
+            ACTIVATION_CODES[out],
+            acts,
+            threaded,
+        )
         for layer, (got, ref) in enumerate(
             zip(acts_views(acts, sizes, n_rows), expected, strict=True)
         ):
