@@ -1,0 +1,78 @@
+"""scikit-learn's estimator checks on fastbp's estimators, with no expected failure.
+
+scikit-learn's own MLPs pass every check with no expected failure (STYLE.md §6),
+so ours must too.  The instances are small (a hidden layer of 16 units or two
+of 8 and 4, ``max_iter`` in the tens) so that the whole set runs in seconds, yet
+large enough that ``check_classifiers_train`` / ``check_regressors_train`` reach
+their accuracy thresholds; scikit-learn's MLPs pass the same checks with the same
+instances.
+
+Why these instances pass ``check_sample_weight_equivalence_on_*_data`` honestly
+(fitting with integer weights must equal fitting on repeated rows):
+
+* That check fits 15 rows (weighted) against about 30 (repeated).  With
+  ``batch_size='auto'`` (``min(200, n_samples)``) every epoch is ONE full batch
+  for both fits, and a full-batch step with weights w equals the step on the
+  rows repeated w times (same weighted mean gradient, same loss); the initial
+  weights are drawn identically because the layer shapes are equal.  So Adam,
+  SGD with a constant or 'adaptive' schedule, and L-BFGS (always full-batch)
+  are equivalent up to rounding.
+* Instances that would fail it for a legitimate reason are left out, and
+  scikit-learn's MLPs fail them too: an explicit ``batch_size`` smaller than n
+  (different minibatches), ``learning_rate='invscaling'`` (its step depends on
+  ``t_``, the number of rows seen, which repetition changes) and
+  ``early_stopping=True`` (the validation split differs).
+* scikit-learn's own suite runs this one check with ``solver='lbfgs'``
+  (classifier) and ``solver='sgd', tol=1e-2, random_state=42`` (regressor),
+  see ``PER_ESTIMATOR_CHECK_PARAMS`` in
+  ``sklearn/utils/_test_common/instance_generator.py``; the L-BFGS and SGD
+  instances below cover both solvers for both estimators.
+
+``loss='poisson'`` is not among the instances: the checks train regressors on
+targets with negative values, which fastbp rejects for the Poisson loss on
+purpose (scikit-learn silently trains on them).
+"""
+
+import warnings
+
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from fastbp import MLPClassifier, MLPRegressor
+
+pytestmark = [
+    pytest.mark.slow,
+    # max_iter in the tens rarely converges; the checks do not test that.
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+]
+
+_SMALL = dict(hidden_layer_sizes=(16,), max_iter=50)
+_TWO_LAYER_SGD = dict(
+    hidden_layer_sizes=(8, 4),
+    activation="tanh",
+    max_iter=40,
+    solver="sgd",
+    learning_rate="adaptive",
+    learning_rate_init=0.05,
+    nesterovs_momentum=False,
+)
+
+ESTIMATORS = [
+    MLPClassifier(**_SMALL, learning_rate_init=0.01),  # Adam, ReLU
+    MLPClassifier(**_SMALL, solver="sgd", learning_rate_init=0.05),
+    MLPClassifier(**_TWO_LAYER_SGD),
+    MLPClassifier(hidden_layer_sizes=(10,), max_iter=50, solver="lbfgs"),
+    MLPRegressor(**_SMALL, learning_rate_init=0.01),  # Adam, ReLU
+    MLPRegressor(**_TWO_LAYER_SGD),
+    MLPRegressor(
+        hidden_layer_sizes=(10,), max_iter=50, solver="lbfgs", activation="logistic"
+    ),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
