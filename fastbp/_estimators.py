@@ -25,6 +25,8 @@ from fastbp._optimizers import OptimizerState
 from fastbp._params import build_layout, coef_views, init_theta, pack
 from fastbp._propagate import forward_into, make_buffers
 from fastbp._training import (
+    EPOCH_NON_FINITE_LOSS,
+    EPOCH_ZERO_WEIGHT_BATCH,
     FullBatchObjective,
     compute_threads,
     minimize_lbfgs,
@@ -35,6 +37,7 @@ from fastbp._validation import (
     CLASSIFIER_CONSTRAINTS,
     REGRESSOR_CONSTRAINTS,
     _check_partial_fit_first_call,
+    _fit_context,
     as_source,
     check_is_fitted,
     checked_sample_weight,
@@ -110,7 +113,6 @@ class _BaseMLP(BaseEstimator):
 
     # -------------------------------------------------------------- fitting
     def _fit(self, X, y, sample_weight=None, incremental=False):
-        self._validate_params()
         hidden_layer_sizes = hidden_layer_list(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
@@ -241,7 +243,7 @@ class _BaseMLP(BaseEstimator):
                         self.beta_2,
                         self.epsilon,
                     )
-                    loss_sum, finite = run_epoch(
+                    loss_sum, status = run_epoch(
                         source,
                         Y,
                         sw,
@@ -253,8 +255,13 @@ class _BaseMLP(BaseEstimator):
                         grad,
                         threaded,
                     )
+                    if status == EPOCH_ZERO_WEIGHT_BATCH:
+                        # scikit-learn's np.average raises this in that batch.
+                        raise ZeroDivisionError(
+                            "Weights sum to zero, can't be normalized"
+                        )
                     if (
-                        not finite
+                        status == EPOCH_NON_FINITE_LOSS
                         and not early_stopping
                         and not np.isfinite(theta).all()
                     ):
@@ -359,6 +366,7 @@ class _BaseMLP(BaseEstimator):
             if self.loss_curve_[-1] < self.best_loss_:
                 self.best_loss_ = self.loss_curve_[-1]
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
@@ -647,6 +655,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         )
 
     @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with a single iteration over the given data.
 
@@ -844,6 +853,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return X, y
 
     @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with a single iteration over the given data.
 

@@ -37,6 +37,9 @@ from fastbp._propagate import (
     multiply_adds_per_row,
 )
 
+# run_epoch status codes.
+EPOCH_OK, EPOCH_NON_FINITE_LOSS, EPOCH_ZERO_WEIGHT_BATCH = range(3)
+
 
 @jit
 def run_epoch(
@@ -46,18 +49,21 @@ def run_epoch(
 
     model = (theta, layout, codes, alpha); optimizer = (solver_code, hyper,
     state) as for ``optimizer_step``.  Each batch: loss and gradient at the
-    current theta, then one update of theta in place.
+    current theta, then one update of theta in place.  A batch whose sample
+    weights sum to zero has no defined loss: the epoch stops before it and
+    reports EPOCH_ZERO_WEIGHT_BATCH (scikit-learn raises there).  A non-finite
+    batch loss is reported as EPOCH_NON_FINITE_LOSS; the epoch goes on.
     Writes: theta, the optimizer state, buffers, grad.
-    Returns (sum over batches of batch_loss * batch_rows, all losses finite).
+    Returns (sum over batches of batch_loss * batch_rows, status).
     """
     theta, layout, codes, alpha = model
     solver_code, hyper, state = optimizer
     n = order.shape[0]
     total = 0.0
-    finite = True
+    status = EPOCH_OK
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        loss, _ = loss_and_grad_into(
+        loss, weight_sum = loss_and_grad_into(
             source,
             Y,
             sw,
@@ -70,11 +76,13 @@ def run_epoch(
             grad,
             threaded,
         )
+        if weight_sum == 0:
+            return total, EPOCH_ZERO_WEIGHT_BATCH
         if not np.isfinite(loss):
-            finite = False
+            status = EPOCH_NON_FINITE_LOSS
         total += loss * (stop - start)
         optimizer_step(theta, grad, solver_code, hyper, state)
-    return total, finite
+    return total, status
 
 
 def thread_budget():

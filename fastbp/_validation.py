@@ -4,11 +4,15 @@ Every scikit-learn import that has moved between versions lives here.  The
 parameter constraints are scikit-learn's own (read from its MLP classes), so
 invalid hyperparameters fail with exactly scikit-learn's error types and
 messages.  A few private helpers are imported for the same reason: identical
-messages for sample weights and ``partial_fit``'s ``classes``.
+messages for sample weights and ``partial_fit``'s ``classes``, and
+``_fit_context``, which validates hyperparameters once per ``fit`` /
+``partial_fit`` and switches validation off in nested calls exactly as
+scikit-learn's MLP does.
 """
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import _fit_context  # noqa: F401  (re-exported)
 from sklearn.neural_network import MLPClassifier as _SklearnMLPClassifier
 from sklearn.neural_network import MLPRegressor as _SklearnMLPRegressor
 from sklearn.utils.multiclass import (  # noqa: F401  (re-exported)
