@@ -641,7 +641,7 @@ def test_run_epoch(dtype, solver, weighted, rng):
             )
 
     sw_arg = np.empty(0, dtype) if sw is None else sw
-    total, finite = _training.run_epoch(
+    total, status = _training.run_epoch(
         dense_source(X),
         Y,
         sw_arg,
@@ -653,7 +653,7 @@ def test_run_epoch(dtype, solver, weighted, rng):
         grad,
         False,
     )
-    assert finite
+    assert status == _training.EPOCH_OK
     # Five steps each start from the previous, slightly different, theta.
     rtol = {np.float64: 1e-10, np.float32: 1e-5}[dtype]
     assert_allclose(total, ref_total, rtol=rtol)
@@ -680,7 +680,7 @@ def test_run_epoch_reports_non_finite_loss():
     )
     state = OptimizerState.create("sgd", 1e-300, n_params, np.float64)
     with np.errstate(over="ignore", invalid="ignore"):  # NUMBA_DISABLE_JIT=1
-        total, finite = _training.run_epoch(
+        total, status = _training.run_epoch(
             dense_source(X),
             Y,
             np.empty(0),
@@ -692,7 +692,7 @@ def test_run_epoch_reports_non_finite_loss():
             np.empty(n_params),
             False,
         )
-    assert not finite
+    assert status == _training.EPOCH_NON_FINITE_LOSS
     assert np.isinf(total)
 
 
@@ -768,3 +768,40 @@ def test_matches_sklearn_backprop(kind, hidden, out, loss, n_outputs, weighted, 
     for layer in range(len(coefs)):
         assert_twin(gW[layer], sk_gW[layer], np.float64, f"coef grad {layer}")
         assert_twin(gb[layer], sk_gb[layer], np.float64, f"intercept grad {layer}")
+
+
+def test_run_epoch_stops_before_a_zero_weight_batch(rng):
+    """A batch whose weights sum to zero has no loss: the epoch stops before
+    updating on it, so theta equals an epoch over the earlier batches only."""
+    case = ("relu", "identity", "squared_error", 1)
+    n, batch_size = 12, 4
+    sizes, theta, X, Y, _, _ = grad_problem(rng, SMALL, case, n, False, np.float64)
+    sw = np.ones(n)
+    sw[4:8] = 0.0  # the second batch
+    layout, n_params, _ = build_layout(sizes)
+    codes = (ACTIVATION_CODES["relu"], ACTIVATION_CODES["identity"], 0)
+    order = np.arange(n, dtype=np.int64)
+
+    def epoch(theta, rows):
+        state = OptimizerState.create("sgd", 0.1, n_params, np.float64)
+        buffers = make_buffers(batch_size, X.shape[1], 1, layout, n_params, np.float64)
+        return _training.run_epoch(
+            dense_source(X),
+            Y,
+            sw,
+            rows,
+            batch_size,
+            (theta, layout, codes, 0.0),
+            state.kernel_args(0.9, True, 0.9, 0.999, 1e-8),
+            buffers,
+            np.empty(n_params),
+            False,
+        )
+
+    expected = theta.copy()
+    first_total, first_status = epoch(expected, order[:4])
+    total, status = epoch(theta, order)
+    assert first_status == _training.EPOCH_OK
+    assert status == _training.EPOCH_ZERO_WEIGHT_BATCH
+    assert total == first_total
+    np.testing.assert_array_equal(theta, expected)
