@@ -35,6 +35,10 @@ MIN_BLOCK_WORK = 50_000
 # Blocks processed per parallel launch; sums are folded in block order after
 # each launch, so memory stays bounded for full-batch (L-BFGS) passes.
 WAVE_BLOCKS = 16
+# Element-wise passes over the parameters (block sums, the regularised
+# gradient, optimizer steps) run in chunks of this many parameters, in parallel
+# when the call is threaded; sums across chunks are added in chunk order.
+PARAM_CHUNK = 8192
 # Parallel work below this many multiply-adds per call runs on one thread.
 # A TBB or OpenMP launch costs ~1-2 us, a workqueue launch ~100 us (measured
 # with bench/bench_launch.py), hence the two thresholds.

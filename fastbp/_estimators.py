@@ -409,7 +409,7 @@ class _BaseMLP(BaseEstimator):
         source = as_source(X.astype(dtype, copy=False))
         n_samples = X.shape[0]
         out = np.empty((n_samples, int(layout[-1, 1])), dtype=dtype)
-        X_buf, _, _, acts, _, _, _ = make_buffers(
+        X_buf, _, _, acts, _, _, _, _ = make_buffers(
             n_samples, X.shape[1], 0, layout, 0, dtype
         )
         codes = self._codes()

@@ -24,8 +24,9 @@ into theta's dtype (NumPy promotes float32 arrays by the float64 step size).
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import prange
 
-from fastbp._config import jit
+from fastbp._config import PARAM_CHUNK, jit
 
 SGD, ADAM = 0, 1
 SOLVER_CODES = {"sgd": SGD, "adam": ADAM}
@@ -66,29 +67,53 @@ def adam_step(theta, grad, learning_rate_init, beta_1, beta_2, epsilon, t, m, s)
 
 
 @jit
-def optimizer_step(theta, grad, solver_code, hyper, state):
-    """Dispatch one update.  hyper = (learning_rate, momentum, nesterov, beta_1,
-    beta_2, epsilon) as float64; state = (first, second, step_counter) where
-    first is the velocity or Adam's m, second Adam's s, and step_counter a
-    length-1 int64 array (Adam's t, incremented here).
-    Writes: theta and the state arrays.
-    """
-    first, second, step_counter = state
+def _step_range(theta, grad, solver_code, hyper, state, t, start, stop):
+    first, second, _ = state
     if solver_code == SGD:
-        sgd_step(theta, grad, hyper[0], hyper[1], hyper[2] != 0.0, first)
+        sgd_step(
+            theta[start:stop],
+            grad[start:stop],
+            hyper[0],
+            hyper[1],
+            hyper[2] != 0.0,
+            first[start:stop],
+        )
     else:
-        step_counter[0] += 1
         adam_step(
-            theta,
-            grad,
+            theta[start:stop],
+            grad[start:stop],
             hyper[0],
             hyper[3],
             hyper[4],
             hyper[5],
-            step_counter[0],
-            first,
-            second,
+            t,
+            first[start:stop],
+            second[start:stop],
         )
+
+
+@jit(parallel=True)
+def optimizer_step(theta, grad, solver_code, hyper, state, threaded):
+    """Dispatch one update.  hyper = (learning_rate, momentum, nesterov, beta_1,
+    beta_2, epsilon) as float64; state = (first, second, step_counter) where
+    first is the velocity or Adam's m, second Adam's s, and step_counter a
+    length-1 int64 array (Adam's t, incremented here).  The update is
+    element-wise, so parameter chunks run in parallel when ``threaded``.
+    Writes: theta and the state arrays.
+    """
+    step_counter = state[2]
+    if solver_code != SGD:
+        step_counter[0] += 1
+    t = step_counter[0]
+    n_params = theta.shape[0]
+    n_chunks = max(1, (n_params + PARAM_CHUNK - 1) // PARAM_CHUNK)
+    if threaded and n_chunks > 1:
+        for c in prange(n_chunks):
+            start = np.int64(c) * PARAM_CHUNK
+            stop = min(start + PARAM_CHUNK, n_params)
+            _step_range(theta, grad, solver_code, hyper, state, t, start, stop)
+    else:
+        _step_range(theta, grad, solver_code, hyper, state, t, 0, n_params)
 
 
 @dataclass

@@ -30,6 +30,7 @@ from fastbp._config import (
     MAX_BLOCK_ROWS,
     MIN_BLOCK_ROWS,
     MIN_BLOCK_WORK,
+    PARAM_CHUNK,
     WAVE_BLOCKS,
     jit,
 )
@@ -206,26 +207,81 @@ def wave_loss_and_grad_into(
     return n_blocks
 
 
-@jit(parallel=True)
-def add_blocks_into(block_grads, n_blocks, acc, threaded):
-    """acc += block_grads[0] + ... + block_grads[n_blocks - 1], in block order.
+@jit
+def param_chunks(n_params):
+    """Number of PARAM_CHUNK-sized chunks covering n_params parameters."""
+    return max(1, (n_params + PARAM_CHUNK - 1) // PARAM_CHUNK)
 
-    Each parameter's sum is independent of the others (race-free) and always
-    taken in the same order.  Writes: acc (n_params,).
+
+@jit
+def _add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop):
+    for p in range(start, stop):
+        s = acc.dtype.type(0) if overwrite else acc[p]
+        for blk in range(n_blocks):
+            s += block_grads[blk, p]
+        acc[p] = s
+
+
+@jit(parallel=True)
+def add_blocks_into(block_grads, n_blocks, acc, overwrite, threaded):
+    """acc = (0 if overwrite else acc) + block_grads[0] + ... + block_grads[n-1].
+
+    Each parameter's sum is taken in block order, independently of the others,
+    so parameter chunks may run in parallel (race-free, same bits).
+    Writes: acc (n_params,).
     """
     n_params = acc.shape[0]
-    if threaded and n_params * n_blocks >= 1 << 16:
-        for p in prange(n_params):
-            s = acc[p]
-            for blk in range(n_blocks):
-                s += block_grads[blk, p]
-            acc[p] = s
+    n_chunks = param_chunks(n_params)
+    if threaded and n_chunks > 1:
+        for c in prange(n_chunks):
+            start = np.int64(c) * PARAM_CHUNK
+            stop = min(start + PARAM_CHUNK, n_params)
+            _add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop)
     else:
-        for p in range(n_params):
-            s = acc[p]
-            for blk in range(n_blocks):
-                s += block_grads[blk, p]
-            acc[p] = s
+        _add_blocks_range(block_grads, n_blocks, acc, overwrite, 0, n_params)
+
+
+@jit
+def _regularise_range(theta, grad, n_weights, alpha, S, start, stop):
+    a = theta.dtype.type(alpha)
+    penalty = 0.0
+    for p in range(start, min(stop, n_weights)):
+        w = theta[p]
+        penalty += w * w
+        grad[p] = (grad[p] + a * w) / S
+    for p in range(max(start, n_weights), stop):
+        grad[p] /= S
+    return penalty
+
+
+@jit(parallel=True)
+def regularise_gradient(theta, grad, n_weights, alpha, S, chunk_sums, threaded):
+    """Finish a gradient: weights (grad + alpha W) / S, intercepts grad / S.
+
+    theta[:n_weights] are the weights.  Returns sum(W^2), summed per chunk in
+    float64 and then in chunk order (same bits for any thread count).
+    Writes: grad, chunk_sums (n_chunks,).
+    """
+    n_params = grad.shape[0]
+    n_chunks = param_chunks(n_params)
+    if threaded and n_chunks > 1:
+        for c in prange(n_chunks):
+            start = np.int64(c) * PARAM_CHUNK
+            stop = min(start + PARAM_CHUNK, n_params)
+            chunk_sums[c] = _regularise_range(
+                theta, grad, n_weights, alpha, S, start, stop
+            )
+    else:
+        for c in range(n_chunks):
+            start = c * PARAM_CHUNK
+            stop = min(start + PARAM_CHUNK, n_params)
+            chunk_sums[c] = _regularise_range(
+                theta, grad, n_weights, alpha, S, start, stop
+            )
+    penalty = 0.0
+    for c in range(n_chunks):
+        penalty += chunk_sums[c]
+    return penalty
 
 
 @jit
@@ -262,14 +318,13 @@ def loss_and_grad_into(
 
     L = (sum_i w_i l(y_i, a_i) + alpha/2 sum ||W||^2) / S, with S = sum_i w_i
     (or the number of rows without weights); grad = dL/dtheta in theta's layout.
-    buffers = (X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss),
-    sized for min(len(rows), wave_rows(layout)) rows; ``threaded`` allows parallel blocks.
+    buffers = (X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss,
+    chunk_sums), sized for min(len(rows), wave_rows(layout)) rows; ``threaded`` allows parallel blocks.
     Writes: buffers, grad (n_params,).  Returns (L as float64, S).
     """
-    X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss = buffers
+    X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss, chunk_sums = buffers
     weighted = sw.shape[0] > 0
     n = rows.shape[0]
-    grad[:] = 0
     loss_sum = 0.0
     S = theta.dtype.type(0)
     step = wave_rows(layout)
@@ -298,20 +353,16 @@ def loss_and_grad_into(
             block_loss,
             threaded,
         )
-        add_blocks_into(block_grads, n_blocks, grad, threaded)
+        add_blocks_into(block_grads, n_blocks, grad, start == 0, threaded)
         for blk in range(n_blocks):
             loss_sum += block_loss[blk]
+    if n == 0:
+        grad[:] = 0
     if not weighted:
         S = theta.dtype.type(n)
-    n_weights = layout[0, B_OFFSET]
-    penalty = 0.0
-    for p in range(n_weights):
-        penalty += theta[p] * theta[p]
-    a = theta.dtype.type(alpha)
-    for p in range(n_weights):
-        grad[p] = (grad[p] + a * theta[p]) / S
-    for p in range(n_weights, grad.shape[0]):
-        grad[p] /= S
+    penalty = regularise_gradient(
+        theta, grad, layout[0, B_OFFSET], alpha, S, chunk_sums, threaded
+    )
     return (loss_sum + 0.5 * alpha * penalty) / S, S
 
 
@@ -369,4 +420,5 @@ def make_buffers(n_rows, n_features, n_outputs, layout, n_params, dtype):
         np.empty(m * n_units, dtype=dtype),
         np.empty((n_blocks, n_params), dtype=dtype),
         np.empty(n_blocks, dtype=np.float64),
+        np.empty(param_chunks(n_params), dtype=np.float64),
     )

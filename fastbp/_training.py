@@ -81,7 +81,7 @@ def run_epoch(
         if not np.isfinite(loss):
             status = EPOCH_NON_FINITE_LOSS
         total += loss * (stop - start)
-        optimizer_step(theta, grad, solver_code, hyper, state)
+        optimizer_step(theta, grad, solver_code, hyper, state, threaded)
     return total, status
 
 

@@ -132,7 +132,7 @@ def test_matches_sklearn_optimizer_step_by_step(dtype, solver, rng):
     for step in range(1, 21):
         grad = rng.normal(scale=0.5, size=N).astype(dtype)
         sk.update_params(sk_params, [grad[:40], grad[40:]])
-        optimizer_step(theta, grad, code, hyper, kernel_state)
+        optimizer_step(theta, grad, code, hyper, kernel_state, False)
         assert_array_equal(
             theta, np.concatenate(sk_params), err_msg=f"after step {step}"
         )

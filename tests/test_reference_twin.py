@@ -574,7 +574,7 @@ def test_optimizer_step_dispatch(dtype, solver, rng):
     ref_first, ref_second = np.zeros(n, dtype), np.zeros(n, dtype)
     for t in range(1, 4):
         grad = rng.normal(size=n).astype(dtype)
-        optimizer_step(theta, grad, code, hyper, kernel_state)
+        optimizer_step(theta, grad, code, hyper, kernel_state, False)
         if solver == "sgd":
             ref_theta, ref_first = sgd_update(
                 ref_theta, grad, ref_first, 0.01, 0.8, True
