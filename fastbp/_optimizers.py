@@ -67,7 +67,11 @@ def adam_step(theta, grad, learning_rate_init, beta_1, beta_2, epsilon, t, m, s)
 
 
 @jit
-def _step_range(theta, grad, solver_code, hyper, state, t, start, stop):
+def step_range(theta, grad, solver_code, hyper, state, t, start, stop):
+    """One update of parameters start <= p < stop (Adam at step t).
+
+    Writes: theta[start:stop] and the state arrays on that range.
+    """
     first, second, _ = state
     if solver_code == SGD:
         sgd_step(
@@ -92,6 +96,15 @@ def _step_range(theta, grad, solver_code, hyper, state, t, start, stop):
         )
 
 
+@jit
+def next_step(solver_code, state):
+    """Advance Adam's step counter (state[2]); return the step number t."""
+    step_counter = state[2]
+    if solver_code != SGD:
+        step_counter[0] += 1
+    return step_counter[0]
+
+
 @jit(parallel=True)
 def optimizer_step(theta, grad, solver_code, hyper, state, threaded):
     """Dispatch one update.  hyper = (learning_rate, momentum, nesterov, beta_1,
@@ -101,19 +114,16 @@ def optimizer_step(theta, grad, solver_code, hyper, state, threaded):
     element-wise, so parameter chunks run in parallel when ``threaded``.
     Writes: theta and the state arrays.
     """
-    step_counter = state[2]
-    if solver_code != SGD:
-        step_counter[0] += 1
-    t = step_counter[0]
+    t = next_step(solver_code, state)
     n_params = theta.shape[0]
     n_chunks = max(1, (n_params + PARAM_CHUNK - 1) // PARAM_CHUNK)
     if threaded and n_chunks > 1:
         for c in prange(n_chunks):
             start = np.int64(c) * PARAM_CHUNK
             stop = min(start + PARAM_CHUNK, n_params)
-            _step_range(theta, grad, solver_code, hyper, state, t, start, stop)
+            step_range(theta, grad, solver_code, hyper, state, t, start, stop)
     else:
-        _step_range(theta, grad, solver_code, hyper, state, t, 0, n_params)
+        step_range(theta, grad, solver_code, hyper, state, t, 0, n_params)
 
 
 @dataclass

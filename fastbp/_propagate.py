@@ -214,12 +214,43 @@ def param_chunks(n_params):
 
 
 @jit
-def _add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop):
+def chunk_range(chunk, n_params):
+    """(start, stop) of parameter chunk ``chunk``."""
+    start = np.int64(chunk) * PARAM_CHUNK
+    return start, min(start + PARAM_CHUNK, n_params)
+
+
+@jit
+def add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop):
+    """acc[p] = (0 if overwrite else acc[p]) + sum_blk block_grads[blk, p], in
+    block order, for start <= p < stop.  Writes: acc[start:stop]."""
     for p in range(start, stop):
         s = acc.dtype.type(0) if overwrite else acc[p]
         for blk in range(n_blocks):
             s += block_grads[blk, p]
         acc[p] = s
+
+
+@jit
+def finish_gradient_range(
+    block_grads, n_blocks, theta, grad, accumulate, n_weights, alpha, S, start, stop
+):
+    """Complete the gradient on parameters start <= p < stop.
+
+    g = (grad if accumulate else 0) + sum_blk block_grads[blk]; then
+    grad = (g + alpha W) / S on weights (p < n_weights), g / S on intercepts.
+    Writes: grad[start:stop].  Returns sum(W^2) over the range, in float64.
+    """
+    add_blocks_range(block_grads, n_blocks, grad, not accumulate, start, stop)
+    a = theta.dtype.type(alpha)
+    penalty = 0.0
+    for p in range(start, min(stop, n_weights)):
+        w = theta[p]
+        penalty += w * w
+        grad[p] = (grad[p] + a * w) / S
+    for p in range(max(start, n_weights), stop):
+        grad[p] /= S
+    return penalty
 
 
 @jit(parallel=True)
@@ -234,49 +265,61 @@ def add_blocks_into(block_grads, n_blocks, acc, overwrite, threaded):
     n_chunks = param_chunks(n_params)
     if threaded and n_chunks > 1:
         for c in prange(n_chunks):
-            start = np.int64(c) * PARAM_CHUNK
-            stop = min(start + PARAM_CHUNK, n_params)
-            _add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop)
+            start, stop = chunk_range(c, n_params)
+            add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop)
     else:
-        _add_blocks_range(block_grads, n_blocks, acc, overwrite, 0, n_params)
-
-
-@jit
-def _regularise_range(theta, grad, n_weights, alpha, S, start, stop):
-    a = theta.dtype.type(alpha)
-    penalty = 0.0
-    for p in range(start, min(stop, n_weights)):
-        w = theta[p]
-        penalty += w * w
-        grad[p] = (grad[p] + a * w) / S
-    for p in range(max(start, n_weights), stop):
-        grad[p] /= S
-    return penalty
+        add_blocks_range(block_grads, n_blocks, acc, overwrite, 0, n_params)
 
 
 @jit(parallel=True)
-def regularise_gradient(theta, grad, n_weights, alpha, S, chunk_sums, threaded):
-    """Finish a gradient: weights (grad + alpha W) / S, intercepts grad / S.
+def finish_gradient(
+    block_grads,
+    n_blocks,
+    theta,
+    grad,
+    accumulate,
+    n_weights,
+    alpha,
+    S,
+    chunk_sums,
+    threaded,
+):
+    """``finish_gradient_range`` over all parameters, chunks in parallel.
 
-    theta[:n_weights] are the weights.  Returns sum(W^2), summed per chunk in
-    float64 and then in chunk order (same bits for any thread count).
-    Writes: grad, chunk_sums (n_chunks,).
+    Returns sum(W^2): summed per chunk in float64, then in chunk order, so the
+    same bits for any thread count.  Writes: grad, chunk_sums (n_chunks,).
     """
     n_params = grad.shape[0]
     n_chunks = param_chunks(n_params)
     if threaded and n_chunks > 1:
         for c in prange(n_chunks):
-            start = np.int64(c) * PARAM_CHUNK
-            stop = min(start + PARAM_CHUNK, n_params)
-            chunk_sums[c] = _regularise_range(
-                theta, grad, n_weights, alpha, S, start, stop
+            start, stop = chunk_range(c, n_params)
+            chunk_sums[c] = finish_gradient_range(
+                block_grads,
+                n_blocks,
+                theta,
+                grad,
+                accumulate,
+                n_weights,
+                alpha,
+                S,
+                start,
+                stop,
             )
     else:
         for c in range(n_chunks):
-            start = c * PARAM_CHUNK
-            stop = min(start + PARAM_CHUNK, n_params)
-            chunk_sums[c] = _regularise_range(
-                theta, grad, n_weights, alpha, S, start, stop
+            start, stop = chunk_range(c, n_params)
+            chunk_sums[c] = finish_gradient_range(
+                block_grads,
+                n_blocks,
+                theta,
+                grad,
+                accumulate,
+                n_weights,
+                alpha,
+                S,
+                start,
+                stop,
             )
     penalty = 0.0
     for c in range(n_chunks):
@@ -311,6 +354,46 @@ def gather_rows_into(source, rows, X_out):
 
 
 @jit
+def wave_partials(source, Y, sw, wave_idx, theta, layout, codes, buffers, threaded):
+    """Gather the rows ``wave_idx`` (at most one wave) and compute every row
+    block's partial loss and gradient.
+
+    Writes: the buffers (X_buf, Y_buf, sw_buf, acts, deltas, block_grads,
+    block_loss).  Returns (sum_i w_i l_i in float64, sum_i w_i, n_blocks); the
+    weight sum is 0 without sample weights.
+    """
+    X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss, _ = buffers
+    weighted = sw.shape[0] > 0
+    m = wave_idx.shape[0]
+    X_w = X_buf[:m]
+    gather_rows_into(source, wave_idx, X_w)
+    Y_w = Y_buf[:m]
+    gather_dense_rows_into(Y, wave_idx, Y_w)
+    sw_w = sw_buf[:m] if weighted else sw_buf[:0]
+    weight_sum = theta.dtype.type(0)
+    if weighted:
+        for i in range(m):
+            sw_w[i] = sw[wave_idx[i]]
+            weight_sum += sw_w[i]
+    n_blocks = wave_loss_and_grad_into(
+        X_w,
+        Y_w,
+        sw_w,
+        theta,
+        layout,
+        codes,
+        (acts, deltas, m),
+        block_grads,
+        block_loss,
+        threaded,
+    )
+    loss_sum = 0.0
+    for blk in range(n_blocks):
+        loss_sum += block_loss[blk]
+    return loss_sum, weight_sum, n_blocks
+
+
+@jit
 def loss_and_grad_into(
     source, Y, sw, rows, theta, layout, codes, alpha, buffers, grad, threaded
 ):
@@ -319,49 +402,38 @@ def loss_and_grad_into(
     L = (sum_i w_i l(y_i, a_i) + alpha/2 sum ||W||^2) / S, with S = sum_i w_i
     (or the number of rows without weights); grad = dL/dtheta in theta's layout.
     buffers = (X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss,
-    chunk_sums), sized for min(len(rows), wave_rows(layout)) rows; ``threaded`` allows parallel blocks.
+    chunk_sums), sized for min(len(rows), wave_rows(layout)) rows; ``threaded``
+    allows parallel blocks and parameter chunks.
     Writes: buffers, grad (n_params,).  Returns (L as float64, S).
     """
-    X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss, chunk_sums = buffers
-    weighted = sw.shape[0] > 0
+    block_grads, chunk_sums = buffers[5], buffers[7]
     n = rows.shape[0]
     loss_sum = 0.0
     S = theta.dtype.type(0)
     step = wave_rows(layout)
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        m = stop - start
-        wave_idx = rows[start:stop]
-        X_w = X_buf[:m]
-        gather_rows_into(source, wave_idx, X_w)
-        Y_w = Y_buf[:m]
-        sw_w = sw_buf[:m] if weighted else sw_buf[:0]
-        gather_dense_rows_into(Y, wave_idx, Y_w)
-        for i in range(m):
-            if weighted:
-                sw_w[i] = sw[wave_idx[i]]
-                S += sw_w[i]
-        n_blocks = wave_loss_and_grad_into(
-            X_w,
-            Y_w,
-            sw_w,
-            theta,
-            layout,
-            codes,
-            (acts, deltas, m),
-            block_grads,
-            block_loss,
-            threaded,
+    n_waves = max(1, (n + step - 1) // step)
+    for wave in range(n_waves):
+        wave_idx = rows[wave * step : min((wave + 1) * step, n)]
+        wave_loss, wave_weight, n_blocks = wave_partials(
+            source, Y, sw, wave_idx, theta, layout, codes, buffers, threaded
         )
-        add_blocks_into(block_grads, n_blocks, grad, start == 0, threaded)
-        for blk in range(n_blocks):
-            loss_sum += block_loss[blk]
-    if n == 0:
-        grad[:] = 0
-    if not weighted:
+        loss_sum += wave_loss
+        S += wave_weight
+        if wave < n_waves - 1:
+            add_blocks_into(block_grads, n_blocks, grad, wave == 0, threaded)
+    if sw.shape[0] == 0:
         S = theta.dtype.type(n)
-    penalty = regularise_gradient(
-        theta, grad, layout[0, B_OFFSET], alpha, S, chunk_sums, threaded
+    penalty = finish_gradient(
+        block_grads,
+        n_blocks,
+        theta,
+        grad,
+        n_waves > 1,
+        layout[0, B_OFFSET],
+        alpha,
+        S,
+        chunk_sums,
+        threaded,
     )
     return (loss_sum + 0.5 * alpha * penalty) / S, S
 

@@ -20,6 +20,7 @@ from contextlib import contextmanager, nullcontext
 import numba
 import numpy as np
 import scipy.optimize
+from numba import prange
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController
 
@@ -29,13 +30,78 @@ from fastbp._config import (
     WORKQUEUE_MIN_PARALLEL_WORK,
     jit,
 )
-from fastbp._optimizers import optimizer_step
+from fastbp._optimizers import next_step, optimizer_step, step_range
+from fastbp._params import B_OFFSET
 from fastbp._propagate import (
     block_plan,
+    chunk_range,
+    finish_gradient_range,
     loss_and_grad_into,
     make_buffers,
     multiply_adds_per_row,
+    param_chunks,
+    wave_partials,
+    wave_rows,
 )
+
+# run_epoch status codes.
+EPOCH_OK, EPOCH_NON_FINITE_LOSS, EPOCH_ZERO_WEIGHT_BATCH = range(3)
+
+
+@jit(parallel=True)
+def finish_gradient_and_step(
+    block_grads, n_blocks, model, S, optimizer, grad, chunk_sums, threaded
+):
+    """Complete the gradient from one wave's row blocks and apply one update,
+    chunk by chunk: each chunk of parameters is finished and stepped while it
+    is in cache (one pass over the parameters instead of three).
+
+    Returns sum(W^2) at the parameters before the update (chunk sums added in
+    chunk order).  Writes: grad, theta, the optimizer state, chunk_sums.
+    """
+    theta, layout, _, alpha = model
+    solver_code, hyper, state = optimizer
+    n_weights = layout[0, B_OFFSET]
+    t = next_step(solver_code, state)
+    n_params = theta.shape[0]
+    n_chunks = param_chunks(n_params)
+    if threaded and n_chunks > 1:
+        for c in prange(n_chunks):
+            start, stop = chunk_range(c, n_params)
+            chunk_sums[c] = finish_gradient_range(
+                block_grads,
+                n_blocks,
+                theta,
+                grad,
+                False,
+                n_weights,
+                alpha,
+                S,
+                start,
+                stop,
+            )
+            step_range(theta, grad, solver_code, hyper, state, t, start, stop)
+    else:
+        for c in range(n_chunks):
+            start, stop = chunk_range(c, n_params)
+            chunk_sums[c] = finish_gradient_range(
+                block_grads,
+                n_blocks,
+                theta,
+                grad,
+                False,
+                n_weights,
+                alpha,
+                S,
+                start,
+                stop,
+            )
+            step_range(theta, grad, solver_code, hyper, state, t, start, stop)
+    penalty = 0.0
+    for c in range(n_chunks):
+        penalty += chunk_sums[c]
+    return penalty
+
 
 # run_epoch status codes.
 EPOCH_OK, EPOCH_NON_FINITE_LOSS, EPOCH_ZERO_WEIGHT_BATCH = range(3)
@@ -49,39 +115,64 @@ def run_epoch(
 
     model = (theta, layout, codes, alpha); optimizer = (solver_code, hyper,
     state) as for ``optimizer_step``.  Each batch: loss and gradient at the
-    current theta, then one update of theta in place.  A batch whose sample
-    weights sum to zero has no defined loss: the epoch stops before it and
-    reports EPOCH_ZERO_WEIGHT_BATCH (scikit-learn raises there).  A non-finite
-    batch loss is reported as EPOCH_NON_FINITE_LOSS; the epoch goes on.
+    current theta, then one update of theta in place (fused with the gradient's
+    last pass when the batch fits in one wave).  A batch whose sample weights
+    sum to zero has no defined loss: the epoch stops before it and reports
+    EPOCH_ZERO_WEIGHT_BATCH (scikit-learn raises there).  A non-finite batch
+    loss is reported as EPOCH_NON_FINITE_LOSS; the epoch goes on.
     Writes: theta, the optimizer state, buffers, grad.
     Returns (sum over batches of batch_loss * batch_rows, status).
     """
     theta, layout, codes, alpha = model
     solver_code, hyper, state = optimizer
+    block_grads, chunk_sums = buffers[5], buffers[7]
+    single_wave = batch_size <= wave_rows(layout)
+    weighted = sw.shape[0] > 0
     n = order.shape[0]
     total = 0.0
     status = EPOCH_OK
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        loss, weight_sum = loss_and_grad_into(
-            source,
-            Y,
-            sw,
-            order[start:stop],
-            theta,
-            layout,
-            codes,
-            alpha,
-            buffers,
-            grad,
-            threaded,
-        )
-        if weight_sum == 0:
-            return total, EPOCH_ZERO_WEIGHT_BATCH
+        rows = order[start:stop]
+        if single_wave:
+            loss_sum, S, n_blocks = wave_partials(
+                source, Y, sw, rows, theta, layout, codes, buffers, threaded
+            )
+            if not weighted:
+                S = theta.dtype.type(stop - start)
+            if S == 0:
+                return total, EPOCH_ZERO_WEIGHT_BATCH
+            penalty = finish_gradient_and_step(
+                block_grads,
+                n_blocks,
+                model,
+                S,
+                optimizer,
+                grad,
+                chunk_sums,
+                threaded,
+            )
+            loss = (loss_sum + 0.5 * alpha * penalty) / S
+        else:
+            loss, S = loss_and_grad_into(
+                source,
+                Y,
+                sw,
+                rows,
+                theta,
+                layout,
+                codes,
+                alpha,
+                buffers,
+                grad,
+                threaded,
+            )
+            if S == 0:
+                return total, EPOCH_ZERO_WEIGHT_BATCH
+            optimizer_step(theta, grad, solver_code, hyper, state, threaded)
         if not np.isfinite(loss):
             status = EPOCH_NON_FINITE_LOSS
         total += loss * (stop - start)
-        optimizer_step(theta, grad, solver_code, hyper, state, threaded)
     return total, status
 
 

@@ -693,3 +693,28 @@ def test_float32_lbfgs_keeps_float32(kind, data, seed):
     assert ref.coefs_[0].dtype == np.float64  # the documented difference
     assert_same_model(ours, ref, 1e-3)
     assert_same_predictions(ours, ref, X, 1e-3)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_minibatch_larger_than_one_wave(solver):
+    """A minibatch larger than one wave of row blocks takes the unfused path
+    (gradient accumulated over waves, then a separate optimizer step)."""
+    from fastbp._params import build_layout
+    from fastbp._propagate import wave_rows
+
+    X, y = _dataset("digits")
+    sizes = [X.shape[1], 96, 10]
+    batch = int(wave_rows(build_layout(sizes)[0])) + 100
+    X = np.tile(X, (2, 1))[: batch + 300]
+    y = np.tile(y, 2)[: batch + 300]
+    ours, ref = fit_both(
+        "MLPClassifier",
+        X,
+        y,
+        solver=solver,
+        hidden_layer_sizes=(96,),
+        batch_size=batch,
+        max_iter=3,
+        random_state=0,
+    )
+    assert_same_model(ours, ref, rtol=1e-8)

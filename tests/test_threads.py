@@ -163,12 +163,12 @@ def test_classifier_predictions_identical_threaded_and_serial():
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
 def test_parameter_passes_identical_threaded_and_serial(solver):
-    """Optimizer steps and the regularised gradient run over parameter chunks
+    """Optimizer steps and the finished gradient run over parameter chunks
     in parallel; they must give the same bits as one serial pass (and the
     chunked penalty sum must not depend on the thread count)."""
     from fastbp._config import PARAM_CHUNK
     from fastbp._optimizers import OptimizerState, optimizer_step
-    from fastbp._propagate import param_chunks, regularise_gradient
+    from fastbp._propagate import finish_gradient, param_chunks
 
     rng = np.random.RandomState(0)
     n_params, n_weights = 3 * PARAM_CHUNK + 17, 2 * PARAM_CHUNK + 5
@@ -177,8 +177,10 @@ def test_parameter_passes_identical_threaded_and_serial(solver):
     for threaded in (False, True):
         theta, grad = theta0.copy(), grad0.copy()
         chunk_sums = np.empty(param_chunks(n_params))
-        penalty = regularise_gradient(
-            theta, grad, n_weights, 0.3, 7.0, chunk_sums, threaded
+        # Two "row blocks" whose sum is grad0.
+        blocks = np.stack([grad0 - 1.0, np.ones(n_params)])
+        penalty = finish_gradient(
+            blocks, 2, theta, grad, False, n_weights, 0.3, 7.0, chunk_sums, threaded
         )
         state = OptimizerState.create(solver, 0.01, n_params, np.float64)
         for _ in range(3):
@@ -188,8 +190,9 @@ def test_parameter_passes_identical_threaded_and_serial(solver):
     (p0, g0, t0, f0), (p1, g1, t1, f1) = results
     assert p0 == p1
     np.testing.assert_allclose(p0, (theta0[:n_weights] ** 2).sum(), rtol=1e-12)
-    expected_grad = grad0 / 7.0
-    expected_grad[:n_weights] = (grad0[:n_weights] + 0.3 * theta0[:n_weights]) / 7.0
+    summed = (grad0 - 1.0) + 1.0  # the two blocks, added in block order
+    expected_grad = summed / 7.0
+    expected_grad[:n_weights] = (summed[:n_weights] + 0.3 * theta0[:n_weights]) / 7.0
     np.testing.assert_allclose(g0, expected_grad, rtol=1e-15)
     for a, b in ((g0, g1), (t0, t1), (f0, f1)):
         np.testing.assert_array_equal(a, b)
