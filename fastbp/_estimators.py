@@ -47,6 +47,7 @@ from fastbp._validation import (
     unique_labels,
     validate_data,
 )
+from fastbp._warmup import ensure_compiled
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _NON_FINITE_WEIGHTS = (
@@ -128,6 +129,7 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
         theta, layout = self._parameters()
+        ensure_compiled(theta.dtype)
         Y = np.ascontiguousarray(y, dtype=theta.dtype)
         source = as_source(X.astype(theta.dtype, copy=False))
         if self.solver in _STOCHASTIC_SOLVERS:
@@ -405,6 +407,7 @@ class _BaseMLP(BaseEstimator):
         dtype = np.result_type(theta.dtype, X.dtype, np.float32)
         if dtype != np.float32:
             dtype = np.dtype(np.float64)
+        ensure_compiled(dtype)
         theta = theta.astype(dtype, copy=False)
         source = as_source(X.astype(dtype, copy=False))
         n_samples = X.shape[0]

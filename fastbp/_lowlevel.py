@@ -22,6 +22,7 @@ from fastbp._propagate import (
     make_buffers,
 )
 from fastbp._training import compute_threads, use_threads
+from fastbp._warmup import ensure_compiled
 
 _EMPTY_INT = np.empty(0, dtype=np.int64)
 
@@ -83,6 +84,7 @@ def _network(X, coefs, intercepts, activation, out_activation):
     act = _choice("activation", activation, HIDDEN_ACTIVATIONS)
     out = _choice("out_activation", out_activation, OUTPUT_ACTIVATIONS)
     theta, layout = pack(coefs, intercepts, X.dtype)
+    ensure_compiled(X.dtype)
     return X, theta, layout, act, out
 
 

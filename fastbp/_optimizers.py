@@ -66,7 +66,7 @@ def adam_step(theta, grad, learning_rate_init, beta_1, beta_2, epsilon, t, m, s)
         theta[p] = dtype(np.float64(theta[p]) + update)
 
 
-@jit
+@jit(inline="always")
 def step_range(theta, grad, solver_code, hyper, state, t, start, stop):
     """One update of parameters start <= p < stop (Adam at step t).
 
@@ -123,7 +123,10 @@ def optimizer_step(theta, grad, solver_code, hyper, state, threaded):
             stop = min(start + PARAM_CHUNK, n_params)
             step_range(theta, grad, solver_code, hyper, state, t, start, stop)
     else:
-        step_range(theta, grad, solver_code, hyper, state, t, 0, n_params)
+        for c in range(n_chunks):
+            start = np.int64(c) * PARAM_CHUNK
+            stop = min(start + PARAM_CHUNK, n_params)
+            step_range(theta, grad, solver_code, hyper, state, t, start, stop)
 
 
 @dataclass

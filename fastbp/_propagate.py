@@ -220,7 +220,7 @@ def chunk_range(chunk, n_params):
     return start, min(start + PARAM_CHUNK, n_params)
 
 
-@jit
+@jit(inline="always")
 def add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop):
     """acc[p] = (0 if overwrite else acc[p]) + sum_blk block_grads[blk, p], in
     block order, for start <= p < stop.  Writes: acc[start:stop]."""
@@ -231,7 +231,7 @@ def add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop):
         acc[p] = s
 
 
-@jit
+@jit(inline="always")
 def finish_gradient_range(
     block_grads, n_blocks, theta, grad, accumulate, n_weights, alpha, S, start, stop
 ):
@@ -268,7 +268,9 @@ def add_blocks_into(block_grads, n_blocks, acc, overwrite, threaded):
             start, stop = chunk_range(c, n_params)
             add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop)
     else:
-        add_blocks_range(block_grads, n_blocks, acc, overwrite, 0, n_params)
+        for c in range(n_chunks):
+            start, stop = chunk_range(c, n_params)
+            add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop)
 
 
 @jit(parallel=True)

@@ -85,3 +85,43 @@ def test_import_and_fit_work_when_nothing_is_writable(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stdout.split() == ["fitted", "2"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="no cache without JIT")
+def test_processes_sharing_a_cold_cache_compile_one_at_a_time(tmp_path):
+    """Two processes start together on an empty cache (as GridSearchCV's
+    workers do); a third then loads what they cached.  Concurrent Numba
+    compilations into one cache produced crashing cache files (Numba issue
+    #10128); fastbp compiles under a file lock, so all three must succeed and
+    agree."""
+    script = textwrap.dedent(
+        """
+        import warnings, numpy as np
+        from fastbp import MLPClassifier
+        warnings.simplefilter("ignore")
+        rng = np.random.RandomState(0)
+        X = rng.randn(300, 20); y = (X[:, 0] > 0).astype(int)
+        clf = MLPClassifier((64,), max_iter=3, random_state=0).fit(X, y)
+        print(repr(float(clf.coefs_[0].sum())))
+        """
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+
+    def start():
+        return subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    first, second = start(), start()
+    outputs = [p.communicate(timeout=900) for p in (first, second)]
+    third = start()
+    outputs.append(third.communicate(timeout=900))
+    codes = [first.returncode, second.returncode, third.returncode]
+    assert codes == [0, 0, 0], [err[-2000:] for _, err in outputs]
+    assert len({out for out, _ in outputs}) == 1
+    assert list(tmp_path.rglob("*.nbi"))  # the cache was really used
