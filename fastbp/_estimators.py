@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 
 from fastbp._activations import ACTIVATION_CODES
-from fastbp._losses import LOSS_CODES
+from fastbp._losses import LOSS_CODES, loss_for_output
 from fastbp._optimizers import OptimizerState
 from fastbp._params import build_layout, coef_views, init_theta, pack
 from fastbp._propagate import forward_into, make_buffers
@@ -110,9 +110,7 @@ class _BaseMLP(BaseEstimator):
         return self._theta, self._layout
 
     def _codes(self):
-        loss = self.loss
-        if loss == "log_loss" and self.out_activation_ == "logistic":
-            loss = "binary_log_loss"
+        loss = loss_for_output(self.loss, self.out_activation_)
         return (
             ACTIVATION_CODES[self.activation],
             ACTIVATION_CODES[self.out_activation_],

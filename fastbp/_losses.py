@@ -49,6 +49,14 @@ LOSS_CODES = {
 }
 
 
+def loss_for_output(loss, out_activation):
+    """scikit-learn's rule: 'log_loss' with a logistic output is the binary
+    log-loss (one column per label)."""
+    if loss == "log_loss" and out_activation == "logistic":
+        return "binary_log_loss"
+    return loss
+
+
 @jit(inline="always")
 def _xlogy(x, y):
     """x * log(y), defined as 0 when x == 0 (scipy.special.xlogy)."""

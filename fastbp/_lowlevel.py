@@ -13,7 +13,7 @@ from fastbp._activations import (
     HIDDEN_ACTIVATIONS,
     OUTPUT_ACTIVATIONS,
 )
-from fastbp._losses import LOSS_CODES
+from fastbp._losses import LOSS_CODES, loss_for_output
 from fastbp._params import coef_views, pack
 from fastbp._propagate import (
     forward_wave,
@@ -164,7 +164,7 @@ class _Objective:
         X, theta, layout, act, out = _network(
             X, coefs, intercepts, activation, out_activation
         )
-        loss_code = _choice("loss", loss, LOSS_CODES)
+        loss_code = _choice("loss", loss_for_output(loss, out_activation), LOSS_CODES)
         if float(alpha) < 0 or not np.isfinite(alpha):
             raise ValueError(f"alpha must be a finite number >= 0; got {alpha!r}.")
         self.X, self.theta, self.layout = X, theta, layout
@@ -225,8 +225,6 @@ def loss_and_gradients(
     coef_grads : list of ndarray, shaped like ``coefs``
     intercept_grads : list of ndarray, shaped like ``intercepts``
     """
-    if loss == "log_loss" and out_activation == "logistic":
-        loss = "binary_log_loss"
     objective = _Objective(
         X, y, coefs, intercepts, activation, out_activation, loss, alpha, sample_weight
     )
@@ -256,8 +254,6 @@ def check_gradients(
     size, absolute (scaled by 1e-6) for near-zero ones where finite
     differences only carry round-off.
     """
-    if loss == "log_loss" and out_activation == "logistic":
-        loss = "binary_log_loss"
     as64 = [np.asarray(a, dtype=np.float64) for a in (*coefs, *intercepts)]
     n_layers = len(coefs)
     objective = _Objective(
