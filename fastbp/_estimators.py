@@ -23,7 +23,7 @@ from fastbp._activations import ACTIVATION_CODES
 from fastbp._losses import LOSS_CODES, loss_for_output
 from fastbp._optimizers import OptimizerState
 from fastbp._params import build_layout, coef_views, init_theta, pack
-from fastbp._propagate import forward_into, make_buffers
+from fastbp._propagate import forward_into, make_buffers, make_forward_buffers
 from fastbp._training import (
     EPOCH_NON_FINITE_LOSS,
     EPOCH_ZERO_WEIGHT_BATCH,
@@ -417,9 +417,7 @@ class _BaseMLP(BaseEstimator):
         source = as_source(X.astype(dtype, copy=False))
         n_samples = X.shape[0]
         out = np.empty((n_samples, int(layout[-1, 1])), dtype=dtype)
-        X_buf, _, _, acts, _, _, _, _ = make_buffers(
-            n_samples, X.shape[1], 0, layout, 0, dtype
-        )
+        X_buf, acts = make_forward_buffers(n_samples, X.shape[1], layout, dtype)
         codes = self._codes()
         threaded = use_threads(n_samples, layout)
         with compute_threads(threaded):

@@ -480,18 +480,26 @@ def forward_wave(X, theta, layout, act_code, out_code, acts, threaded):
             forward_rows(X[r0:r1], theta, layout, act_code, out_code, acts, m, r0)
 
 
+def make_forward_buffers(n_rows, n_features, layout, dtype):
+    """(X_buf, acts): the workspace of ``forward_into`` for up to ``n_rows``
+    rows per wave."""
+    m = max(1, min(int(n_rows), wave_rows(layout)))
+    n_units = int(layout[:, FAN_OUT].sum())
+    return np.empty((m, n_features), dtype=dtype), np.empty(m * n_units, dtype=dtype)
+
+
 def make_buffers(n_rows, n_features, n_outputs, layout, n_params, dtype):
     """Allocate the workspace tuple of ``loss_and_grad_into`` for up to
     ``n_rows`` rows per call (capped at one wave)."""
-    m = max(1, min(int(n_rows), wave_rows(layout)))
-    n_units = int(layout[:, FAN_OUT].sum())
+    X_buf, acts = make_forward_buffers(n_rows, n_features, layout, dtype)
+    m = X_buf.shape[0]
     n_blocks = block_plan(m, layout)[0]
     return (
-        np.empty((m, n_features), dtype=dtype),
+        X_buf,
         np.empty((m, n_outputs), dtype=dtype),
         np.empty(m, dtype=dtype),
-        np.empty(m * n_units, dtype=dtype),
-        np.empty(m * n_units, dtype=dtype),
+        acts,
+        np.empty_like(acts),
         np.empty((n_blocks, n_params), dtype=dtype),
         np.empty(n_blocks, dtype=np.float64),
         np.empty(param_chunks(n_params), dtype=np.float64),

@@ -194,7 +194,7 @@ def _threading_layer_is_workqueue():
 
 def use_threads(n_rows, layout):
     """Whether a call over ``n_rows`` rows should run its row blocks in parallel."""
-    if thread_budget() < 2 or block_plan(n_rows, layout)[0] < 2:
+    if block_plan(n_rows, layout)[0] < 2 or thread_budget() < 2:
         return False
     threshold = (
         WORKQUEUE_MIN_PARALLEL_WORK
