@@ -1,0 +1,186 @@
+"""One training run per library, under a given thread count.
+
+Each runner trains a fresh model for a fixed number of epochs over the whole
+training set (shuffled every epoch) and returns the wall time of the whole
+``fit`` (or of the whole hand-written loop for PyTorch).  Nothing stops early:
+``tol=0`` and a huge ``n_iter_no_change``.
+
+Threads, fairly for every library (``threads(n)``):
+
+* fastbp: ``numba.set_num_threads(n)``; fastbp limits BLAS to one thread
+  inside its own fits.
+* scikit-learn: its matrix products run in BLAS, limited with
+  ``threadpoolctl.threadpool_limits(n)`` (every BLAS and OpenMP pool).
+* PyTorch: ``torch.set_num_threads(n)``.
+"""
+
+import itertools
+import time
+import warnings
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+try:  # optional
+    import torch
+except ImportError:  # pragma: no cover - depends on the machine
+    torch = None
+
+LIBRARIES = ("fastbp", "sklearn", "torch")
+NEVER_STOP = 1_000_000_000  # n_iter_no_change
+
+
+@contextmanager
+def threads(n):
+    """Run the body with n threads for Numba, every BLAS/OpenMP pool and torch."""
+    previous_numba = numba.get_num_threads()
+    previous_torch = torch.get_num_threads() if torch is not None else None
+    with threadpool_limits(limits=n):
+        numba.set_num_threads(n)
+        if torch is not None:
+            torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous_numba)
+            if torch is not None:
+                torch.set_num_threads(previous_torch)
+
+
+def estimator_params(case, solver, epochs, learning_rate_init=None):
+    """The hyperparameters given to both fastbp and scikit-learn."""
+    if learning_rate_init is None:
+        learning_rate_init = 0.001
+    return dict(
+        hidden_layer_sizes=case.hidden,
+        activation="relu",
+        solver=solver,
+        batch_size=case.batch_size,
+        learning_rate_init=learning_rate_init,
+        max_iter=epochs,
+        shuffle=True,
+        random_state=0,
+        tol=0.0,
+        n_iter_no_change=NEVER_STOP,
+    )
+
+
+def estimator_class(library, case):
+    if library == "fastbp":
+        import fastbp as module
+    else:
+        import sklearn.neural_network as module
+    return module.MLPRegressor if case.task == "regression" else module.MLPClassifier
+
+
+def fit_estimator(library, case, solver, X, y, epochs):
+    """Fit fastbp's or scikit-learn's MLP; return (seconds, fitted model)."""
+    model = estimator_class(library, case)(**estimator_params(case, solver, epochs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        model.fit(X, y)
+        seconds = time.perf_counter() - start
+    return seconds, model
+
+
+# ----------------------------------------------------------------- PyTorch
+def torch_model(case, dtype):
+    """nn.Sequential with the same layers and ReLU hidden activations."""
+    from torch import nn
+
+    torch.manual_seed(0)
+    modules = []
+    sizes = case.layers
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        modules.append(nn.Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            modules.append(nn.ReLU())
+    model = nn.Sequential(*modules)
+    return model.to(torch.float32 if dtype == np.float32 else torch.float64)
+
+
+def torch_tensors(case, X, y):
+    X_t = torch.from_numpy(X)
+    if case.task == "multiclass":
+        y_t = torch.from_numpy(y)
+    else:
+        y_t = torch.from_numpy(np.asarray(y, dtype=X.dtype).reshape(-1, 1))
+    return X_t, y_t
+
+
+def fit_torch(case, solver, X, y, epochs, tensors=None):
+    """Hand-written minibatch loop, as close to scikit-learn's setup as torch
+    allows: same layers, batch size, learning rate, Nesterov momentum 0.9 /
+    Adam(0.9, 0.999, 1e-8), L2 alpha=1e-4 as weight decay; a new permutation
+    every epoch.  Returns (seconds, model)."""
+    from torch import nn
+
+    X_t, y_t = tensors if tensors is not None else torch_tensors(case, X, y)
+    start = time.perf_counter()
+    model = torch_model(case, X.dtype)
+    decay = 1e-4 / case.batch_size  # scikit-learn adds alpha * W / batch_size
+    if solver == "sgd":
+        opt = torch.optim.SGD(
+            model.parameters(),
+            lr=0.001,
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=decay,
+        )
+    else:
+        opt = torch.optim.Adam(
+            model.parameters(),
+            lr=0.001,
+            betas=(0.9, 0.999),
+            eps=1e-8,
+            weight_decay=decay,
+        )
+    if case.task == "multiclass":
+        loss_fn = nn.CrossEntropyLoss()
+    elif case.task == "binary":
+        loss_fn = nn.BCEWithLogitsLoss()
+    else:
+        loss_fn = nn.MSELoss()
+    n = X_t.shape[0]
+    bs = case.batch_size
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=generator)
+        for i in range(0, n, bs):
+            idx = perm[i : i + bs]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(X_t[idx]), y_t[idx])
+            loss.backward()
+            opt.step()
+    seconds = time.perf_counter() - start
+    return seconds, model
+
+
+def run_one(library, case, solver, X, y, epochs, torch_data=None):
+    """Seconds for one training run of ``epochs`` epochs."""
+    if library == "torch":
+        return fit_torch(case, solver, X, y, epochs, torch_data)[0]
+    return fit_estimator(library, case, solver, X, y, epochs)[0]
+
+
+def calibrate_epochs(library, case, solver, X, y, target_seconds, torch_data=None):
+    """Number of epochs for which one run lasts about ``target_seconds``.
+
+    After a discarded one-epoch warm-up, pilots grow geometrically from one
+    epoch until one lasts at least a quarter of the target,
+    so that per-fit overhead (validation, initialisation) is a small part of
+    the estimate; the count is then scaled linearly.
+    """
+    run_one(library, case, solver, X, y, 1, torch_data)  # warm-up, discarded
+    epochs = 1
+    while True:
+        seconds = run_one(library, case, solver, X, y, epochs, torch_data)
+        if seconds >= target_seconds / 4 or epochs >= 100_000:
+            break
+        growth = min(10.0, max(2.0, 1.2 * target_seconds / 4 / max(seconds, 1e-6)))
+        epochs = int(np.ceil(epochs * growth))
+    return max(1, round(epochs * target_seconds / seconds))
