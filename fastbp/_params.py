@@ -35,11 +35,6 @@ def build_layout(layer_sizes):
     return layout, offset, n_weights
 
 
-def layer_sizes_of(layout):
-    """Inverse of ``build_layout``: [n_in, hidden..., n_out]."""
-    return [int(layout[0, FAN_IN]), *(int(f) for f in layout[:, FAN_OUT])]
-
-
 def coef_views(theta, layout):
     """Lists of (fan_in, fan_out) weight views and (fan_out,) intercept views."""
     coefs, intercepts = [], []

@@ -103,10 +103,6 @@ def finish_gradient_and_step(
     return penalty
 
 
-# run_epoch status codes.
-EPOCH_OK, EPOCH_NON_FINITE_LOSS, EPOCH_ZERO_WEIGHT_BATCH = range(3)
-
-
 @jit
 def run_epoch(
     source, Y, sw, order, batch_size, model, optimizer, buffers, grad, threaded
