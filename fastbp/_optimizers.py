@@ -19,6 +19,14 @@ Adam, step t (1-based), with bias correction folded into the step size::
 This equals textbook Adam with eps replaced by eps / sqrt(1 - beta2^t).  As in
 scikit-learn, the final Adam update is evaluated in float64 and rounded once
 into theta's dtype (NumPy promotes float32 arrays by the float64 step size).
+
+Adam stores subnormal results (0 < |x| < the dtype's smallest normal number)
+of m, s and theta as zero, as hardware flush-to-zero mode would.  Without
+that, the weights of a dead unit decay geometrically (the update is
+eta_t m / eps once sqrt(s) << eps) into the subnormal range and stay there, and
+every later product with them runs in slow microcode: a 2-3-1 network's epochs
+became 3x slower after a few thousand epochs.  The difference from
+scikit-learn is below 2.3e-308 (float64) / 1.2e-38 (float32) per value.
 """
 
 from dataclasses import dataclass, field
@@ -45,10 +53,20 @@ def sgd_step(theta, grad, learning_rate, momentum, nesterov, velocity):
         theta[p] += v
 
 
+@jit(inline="always")
+def flush_subnormal(x, smallest_normal):
+    """x, or zero when |x| is below the smallest normal number."""
+    return x if abs(x) >= smallest_normal else type(x)(0)
+
+
 @jit
 def adam_step(theta, grad, learning_rate_init, beta_1, beta_2, epsilon, t, m, s):
-    """One Adam step at 1-based step ``t``.  Writes: theta, m, s (n_params,)."""
+    """One Adam step at 1-based step ``t``, subnormal results stored as zero.
+
+    Writes: theta, m, s (n_params,).
+    """
     dtype = theta.dtype.type
+    smallest_normal = dtype(np.finfo(theta.dtype).tiny)
     b1, b2 = dtype(beta_1), dtype(beta_2)
     c1, c2 = dtype(1.0 - beta_1), dtype(1.0 - beta_2)
     eps = dtype(epsilon)
@@ -60,10 +78,13 @@ def adam_step(theta, grad, learning_rate_init, beta_1, beta_2, epsilon, t, m, s)
     )
     for p in range(theta.shape[0]):
         g = grad[p]
-        m[p] = b1 * m[p] + c1 * g
-        s[p] = b2 * s[p] + c2 * (g * g)
-        update = -step * np.float64(m[p]) / np.float64(np.sqrt(s[p]) + eps)
-        theta[p] = dtype(np.float64(theta[p]) + update)
+        m_p = flush_subnormal(b1 * m[p] + c1 * g, smallest_normal)
+        s_p = flush_subnormal(b2 * s[p] + c2 * (g * g), smallest_normal)
+        m[p], s[p] = m_p, s_p
+        update = -step * np.float64(m_p) / np.float64(np.sqrt(s_p) + eps)
+        theta[p] = flush_subnormal(
+            dtype(np.float64(theta[p]) + update), smallest_normal
+        )
 
 
 @jit(inline="always")

@@ -105,6 +105,93 @@ def test_adam_one_step_float32_mixed_precision(rng):
     assert not np.array_equal((theta_old + update32)[:32], theta_new[:32])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_stores_subnormal_results_as_zero(dtype, rng):
+    """State and weights near the smallest normal number: the closed form's
+    subnormal results become 0, every other value is the closed form's."""
+    tiny = np.finfo(dtype).tiny
+    lr, b1, b2, eps, t = 1e-3, 0.9, 0.999, 1e-8, 5
+    theta = (tiny * rng.uniform(-3, 3, N)).astype(dtype)
+    grad = np.zeros(N, dtype)
+    grad[: N // 4] = rng.normal(size=N // 4)  # some normal values stay as they are
+    m = (tiny * rng.uniform(-3, 3, N)).astype(dtype)
+    m[N // 2 :] = 0  # no update there: theta' = theta, some of it subnormal
+    s = (tiny * rng.uniform(0, 3, N)).astype(dtype)
+    theta_old, grad_old = theta.copy(), grad.copy()
+
+    d = dtype
+    m_new = d(b1) * m + d(1.0 - b1) * grad
+    s_new = d(b2) * s + d(1.0 - b2) * (grad * grad)
+    step = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+    update = -step * m_new.astype(np.float64) / (np.sqrt(s_new) + d(eps))
+    theta_new = (theta.astype(np.float64) + update).astype(dtype)
+
+    def flushed(x):
+        return np.where(np.abs(x) < tiny, d(0), x)
+
+    for closed_form in (m_new, s_new, theta_new):
+        assert ((closed_form != 0) & (np.abs(closed_form) < tiny)).sum() >= 2
+    adam_step(theta, grad, lr, b1, b2, eps, t, m, s)
+    assert_array_equal(m, flushed(m_new))
+    assert_array_equal(s, flushed(s_new))
+    # theta's update uses the flushed moments.
+    update = -step * m.astype(np.float64) / (np.sqrt(s) + d(eps))
+    assert_array_equal(
+        theta, flushed((theta_old.astype(np.float64) + update).astype(d))
+    )
+    assert_array_equal(grad, grad_old)
+
+
+@pytest.mark.slow
+def test_adam_dead_unit_weights_never_become_subnormal():
+    """A ReLU unit made dead for every row: Adam decays its incoming weights
+    geometrically.  scikit-learn's float32 weights end subnormal (slow
+    arithmetic from then on); fastbp's end normal or zero, and the rest of the
+    model is scikit-learn's."""
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    from fastbp import MLPClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((400, 2)).astype(np.float32)
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    tiny = np.finfo(np.float32).tiny
+
+    def fit(cls):
+        model = cls(
+            hidden_layer_sizes=(3,),
+            solver="adam",
+            max_iter=1,
+            batch_size=20,
+            random_state=0,
+            warm_start=True,
+            tol=0.0,
+            n_iter_no_change=10**6,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X, y)
+            model.intercepts_[0][0] = -1e3  # hidden unit 0 is dead for every row
+            model.max_iter = 400  # 8000 steps
+            model.fit(X, y)
+        return model
+
+    def subnormal(values):
+        return int(((values != 0) & (np.abs(values) < tiny)).sum())
+
+    ours, theirs = fit(MLPClassifier), fit(SklearnMLP)
+    assert subnormal(theirs.coefs_[0][:, 0]) > 0
+    for values in (*ours.coefs_, *ours.intercepts_):
+        assert subnormal(values) == 0
+    assert subnormal(ours._optimizer.first) == subnormal(ours._optimizer.second) == 0
+    # Equal up to float32 rounding; the dead unit's weights differ by < 1e-30.
+    ours_params = ours.coefs_ + ours.intercepts_
+    for a, b in zip(ours_params, theirs.coefs_ + theirs.intercepts_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-30)
+
+
 # ----------------------------------------------------------------------------
 # Step by step against scikit-learn's optimizer objects
 # ----------------------------------------------------------------------------
