@@ -87,13 +87,13 @@ def adam_step(theta, grad, learning_rate_init, beta_1, beta_2, epsilon, t, m, s)
         )
 
 
-@jit(inline="always")
-def step_range(theta, grad, solver_code, hyper, state, t, start, stop):
-    """One update of parameters start <= p < stop (Adam at step t).
+@jit
+def step_range(theta, grad, solver_code, hyper, first, second, t, start, stop):
+    """One update of parameters start <= p < stop (Adam at step t); first and
+    second are the state arrays (see ``optimizer_step``).
 
     Writes: theta[start:stop] and the state arrays on that range.
     """
-    first, second, _ = state
     if solver_code == SGD:
         sgd_step(
             theta[start:stop],
@@ -136,18 +136,19 @@ def optimizer_step(theta, grad, solver_code, hyper, state, threaded):
     Writes: theta and the state arrays.
     """
     t = next_step(solver_code, state)
+    first, second, _ = state
     n_params = theta.shape[0]
     n_chunks = max(1, (n_params + PARAM_CHUNK - 1) // PARAM_CHUNK)
     if threaded and n_chunks > 1:
         for c in prange(n_chunks):
             start = np.int64(c) * PARAM_CHUNK
             stop = min(start + PARAM_CHUNK, n_params)
-            step_range(theta, grad, solver_code, hyper, state, t, start, stop)
+            step_range(theta, grad, solver_code, hyper, first, second, t, start, stop)
     else:
         for c in range(n_chunks):
             start = np.int64(c) * PARAM_CHUNK
             stop = min(start + PARAM_CHUNK, n_params)
-            step_range(theta, grad, solver_code, hyper, state, t, start, stop)
+            step_range(theta, grad, solver_code, hyper, first, second, t, start, stop)
 
 
 @dataclass

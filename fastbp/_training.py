@@ -48,6 +48,23 @@ from fastbp._propagate import (
 EPOCH_OK, EPOCH_NON_FINITE_LOSS, EPOCH_ZERO_WEIGHT_BATCH = range(3)
 
 
+@jit
+def _finish_and_step_chunk(
+    block_grads, n_blocks, theta, n_weights, alpha, S, solver, grad, t, chunk
+):
+    """Finish the gradient on parameter chunk ``chunk`` and update it (Adam at
+    step t).  A call, not inlined code: inside a parallel kernel's body the
+    same loops compile to slower code.  solver = (solver_code, hyper, first,
+    second) as in ``step_range``.  Returns the chunk's sum(W^2)."""
+    solver_code, hyper, first, second = solver
+    start, stop = chunk_range(chunk, theta.shape[0])
+    penalty = finish_gradient_range(
+        block_grads, n_blocks, theta, grad, False, n_weights, alpha, S, start, stop
+    )
+    step_range(theta, grad, solver_code, hyper, first, second, t, start, stop)
+    return penalty
+
+
 @jit(parallel=True)
 def finish_gradient_and_step(
     block_grads, n_blocks, model, S, optimizer, grad, chunk_sums, threaded
@@ -61,42 +78,38 @@ def finish_gradient_and_step(
     """
     theta, layout, _, alpha = model
     solver_code, hyper, state = optimizer
+    first, second, _ = state
     n_weights = layout[0, B_OFFSET]
     t = next_step(solver_code, state)
-    n_params = theta.shape[0]
-    n_chunks = param_chunks(n_params)
+    n_chunks = param_chunks(theta.shape[0])
     if threaded and n_chunks > 1:
         for c in prange(n_chunks):
-            start, stop = chunk_range(c, n_params)
-            chunk_sums[c] = finish_gradient_range(
+            chunk_sums[c] = _finish_and_step_chunk(
                 block_grads,
                 n_blocks,
                 theta,
-                grad,
-                False,
                 n_weights,
                 alpha,
                 S,
-                start,
-                stop,
+                (solver_code, hyper, first, second),
+                grad,
+                t,
+                np.int64(c),
             )
-            step_range(theta, grad, solver_code, hyper, state, t, start, stop)
     else:
         for c in range(n_chunks):
-            start, stop = chunk_range(c, n_params)
-            chunk_sums[c] = finish_gradient_range(
+            chunk_sums[c] = _finish_and_step_chunk(
                 block_grads,
                 n_blocks,
                 theta,
-                grad,
-                False,
                 n_weights,
                 alpha,
                 S,
-                start,
-                stop,
+                (solver_code, hyper, first, second),
+                grad,
+                t,
+                c,
             )
-            step_range(theta, grad, solver_code, hyper, state, t, start, stop)
     penalty = 0.0
     for c in range(n_chunks):
         penalty += chunk_sums[c]
