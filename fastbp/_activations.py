@@ -114,7 +114,10 @@ def multiply_derivative_inplace(D, A, code):
         zero = D.dtype.type(0)
         for i in range(m):
             for j in range(n):
-                D[i, j] = D[i, j] if A[i, j] > zero else zero
+                # Load before choosing, so the choice compiles to a select:
+                # a branch on the sign of each unit is mispredicted often.
+                d = D[i, j]
+                D[i, j] = d if A[i, j] > zero else zero
     elif code != IDENTITY:
         for i in range(m):
             for j in range(n):

@@ -278,6 +278,41 @@ def test_weighted_loss_and_delta_into(out, loss, n_outputs, dtype, weighted, rng
     assert_twin(D, expected_D, dtype, f"{out} + {loss}, {n_outputs} outputs")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    ("out", "loss", "n_outputs"),
+    [("logistic", "log_loss", 1), ("logistic", "binary_log_loss", 3)],
+)
+def test_hard_binary_labels_take_the_same_bits(out, loss, n_outputs, dtype, rng):
+    """Labels all 0/1 take a one-log path for the binary log-loss: its loss
+    must be the general (xlogy) path's to the bit, and the twin's."""
+    Z = rng.normal(scale=3.0, size=(300, n_outputs))
+    Z[0, 0], Z[1, -1] = 60.0, -60.0  # clipped probabilities
+    A = activation(out, Z).astype(dtype)
+    Y = (rng.uniform(size=A.shape) < 0.5).astype(dtype)
+    code = LOSS_CODES[loss]
+    D = np.empty_like(A)
+    got = _losses.weighted_loss_and_delta_into(
+        Y, A, np.empty(0, dtype), ACTIVATION_CODES[out], code, D
+    )
+    general = 0.0
+    for i in range(len(A)):
+        general += _losses.row_loss(Y[i], A[i], code)
+    assert got == general
+    Y64, A64 = Y.astype(np.float64), A.astype(np.float64)
+    expected = row_losses(loss, Y64, A64, float(np.finfo(dtype).eps)).sum()
+    assert_allclose(got, expected, rtol=RTOL[dtype])
+    # One soft label anywhere switches the whole block to the general path.
+    Y[150, 0] = 0.5
+    got_soft = _losses.weighted_loss_and_delta_into(
+        Y, A, np.empty(0, dtype), ACTIVATION_CODES[out], code, D
+    )
+    expected_soft = row_losses(
+        loss, Y.astype(np.float64), A64, float(np.finfo(dtype).eps)
+    )
+    assert_allclose(got_soft, expected_soft.sum(), rtol=RTOL[dtype])
+
+
 # ----------------------------------------------------------------------------
 # Gathering rows
 # ----------------------------------------------------------------------------
