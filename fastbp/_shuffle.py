@@ -1,0 +1,140 @@
+"""scikit-learn's epoch shuffle, drawn in compiled code.
+
+scikit-learn shuffles the sample indices once per epoch with
+``sklearn.utils.shuffle``, i.e. ``RandomState.shuffle`` of ``arange(n)``.  That
+call costs ~10 ns per row (a Python-level bit-generator call per draw), which
+is a sixth of a tiny network's whole epoch in fastbp.  Here the same draws are
+made from the RandomState's Mersenne Twister state in compiled code and the
+state is written back, so the permutation and every later draw are exactly
+NumPy's.
+
+NumPy's legacy shuffle is Fisher-Yates from the end: for i = n-1 .. 1, swap
+x[i] with x[j], j uniform on [0, i] drawn by masked rejection: take 32-bit
+outputs of MT19937, AND them with the smallest all-ones mask >= i, and retry
+while the value exceeds i.  (From i >= 2^32 on NumPy draws 64-bit values;
+such arrays are left to NumPy.)
+"""
+
+import ctypes
+
+import numpy as np
+
+from fastbp._config import jit
+
+_N, _M = 624, 397
+_MATRIX_A = np.uint64(0x9908B0DF)
+_UPPER_MASK = np.uint64(0x80000000)
+_LOWER_MASK = np.uint64(0x7FFFFFFF)
+_WORD = np.uint64(0xFFFFFFFF)
+
+
+@jit(inline="always")
+def _mix(words, i, i_next, i_far):
+    """One word of the MT19937 twist: words[i] from words[i], [i_next], [i_far]."""
+    one = np.uint64(1)
+    y = (np.uint64(words[i]) & _UPPER_MASK) | (np.uint64(words[i_next]) & _LOWER_MASK)
+    mixed = np.uint64(words[i_far]) ^ (y >> one)
+    if y & one:
+        mixed ^= _MATRIX_A
+    words[i] = np.uint32(mixed)
+
+
+@jit
+def _twist(words):
+    """Regenerate the 624-word MT19937 block words[:624] (three loops, so no
+    index needs a modulo)."""
+    for i in range(_N - _M):
+        _mix(words, i, i + 1, i + _M)
+    for i in range(_N - _M, _N - 1):
+        _mix(words, i, i + 1, i + _M - _N)
+    _mix(words, _N - 1, 0, _M - 1)
+
+
+@jit(inline="always")
+def _temper(word):
+    """MT19937's output transform of one state word (as uint64)."""
+    y = np.uint64(word)
+    y ^= y >> np.uint64(11)
+    y ^= (y << np.uint64(7)) & np.uint64(0x9D2C5680)
+    y ^= (y << np.uint64(15)) & np.uint64(0xEFC60000)
+    y ^= y >> np.uint64(18)
+    return y & _WORD
+
+
+@jit(inline="always")
+def _smallest_mask(high):
+    """The smallest 2^k - 1 >= high (uint64)."""
+    mask = high | (high >> np.uint64(1))
+    mask |= mask >> np.uint64(2)
+    mask |= mask >> np.uint64(4)
+    mask |= mask >> np.uint64(8)
+    mask |= mask >> np.uint64(16)
+    return mask | (mask >> np.uint64(32))
+
+
+@jit
+def shuffle_in_place(values, words):
+    """NumPy ``RandomState.shuffle`` of the 1-D array ``values`` (at most 2^32
+    entries: every draw is one 32-bit output), drawing from the MT19937 state
+    words (625,) uint32: the key, then the position in it (624 = block used
+    up).
+
+    Writes: values, words.
+    """
+    position = np.int64(words[_N])
+    for i in range(values.shape[0] - 1, 0, -1):
+        high = np.uint64(i)
+        mask = _smallest_mask(high)
+        while True:
+            if position >= _N:
+                _twist(words)
+                position = 0
+            value = _temper(words[position]) & mask
+            position += 1
+            if value <= high:
+                break
+        j = np.int64(value)
+        values[i], values[j] = values[j], values[i]
+    words[_N] = position
+
+
+# None until checked: whether NumPy's MT19937 state struct is (uint32 key[624],
+# int pos), the layout the compiled shuffle reads and writes in place.
+_STATE_LAYOUT_OK = None
+
+
+def _state_words(bit_generator):
+    """A (625,) uint32 array over the bit generator's state struct, or None
+    when its layout is not the expected one (checked once per process against
+    the public ``state`` property)."""
+    global _STATE_LAYOUT_OK
+    address = bit_generator.ctypes.state_address
+    words = np.ctypeslib.as_array((ctypes.c_uint32 * (_N + 1)).from_address(address))
+    if _STATE_LAYOUT_OK is None:
+        state = bit_generator.state["state"]
+        _STATE_LAYOUT_OK = bool(
+            np.array_equal(words[:_N], state["key"]) and words[_N] == state["pos"]
+        )
+    return words if _STATE_LAYOUT_OK else None
+
+
+def shuffled(sample_idx, random_state):
+    """``sklearn.utils.shuffle(sample_idx, random_state=random_state)``: the same
+    permutation, and ``random_state`` left in the same state.
+
+    The draws advance the RandomState's own MT19937 state in place, under the
+    bit generator's lock (copying the state out and back through ``get_state``
+    / ``set_state`` costs ~60 us, more than NumPy's whole shuffle of 10,000
+    rows).  Any other RandomState (or more than 2^32 rows) falls back to
+    ``random_state.shuffle``.
+    """
+    permutation = np.arange(sample_idx.shape[0])
+    bit_generator = getattr(random_state, "_bit_generator", None)
+    if isinstance(bit_generator, np.random.MT19937) and permutation.size <= 2**32:
+        with bit_generator.lock:
+            words = _state_words(bit_generator)
+            if words is not None:
+                shuffle_in_place(permutation, words)
+                return sample_idx[permutation]
+    random_state.shuffle(permutation)
+    return sample_idx[permutation]
