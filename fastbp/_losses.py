@@ -208,19 +208,18 @@ def weighted_loss_and_delta_into(Y, A, sw, out_code, loss_code, D):
     else:
         for i in range(A.shape[0]):
             output_delta_row(Y[i], A[i], out_code, loss_code, D[i])
-    loss = 0.0
     binary = loss_code == BINARY_LOG_LOSS or (loss_code == LOG_LOSS and A.shape[1] == 1)
-    hard_binary = binary and _all_hard_labels(Y)
-    for i in range(A.shape[0]):
-        if hard_binary:
+    loss = 0.0
+    if binary and _all_hard_labels(Y):
+        for i in range(A.shape[0]):
             li = _hard_binary_log_loss(Y, A, i)
-        else:
+            loss += sw[i] * li if weighted else li
+    else:
+        for i in range(A.shape[0]):
             li = row_loss(Y[i], A[i], loss_code)
-        if weighted:
-            w = sw[i]
-            loss += w * li
+            loss += sw[i] * li if weighted else li
+    if weighted:
+        for i in range(A.shape[0]):
             for k in range(D.shape[1]):
-                D[i, k] *= w
-        else:
-            loss += li
+                D[i, k] *= sw[i]
     return loss
