@@ -15,6 +15,7 @@ Threads, fairly for every library (``threads(n)``):
 """
 
 import itertools
+import os
 import time
 import warnings
 from contextlib import contextmanager
@@ -24,10 +25,12 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-try:  # optional
-    import torch
-except ImportError:  # pragma: no cover - depends on the machine
-    torch = None
+torch = None
+if not os.environ.get("FASTBP_BENCH_NO_TORCH"):
+    try:  # optional
+        import torch
+    except ImportError:  # pragma: no cover - depends on the machine
+        pass
 
 LIBRARIES = ("fastbp", "sklearn", "torch")
 NEVER_STOP = 1_000_000_000  # n_iter_no_change

@@ -9,6 +9,13 @@ pair alternates A-B, B-A, ... and slow drifts of the machine hit both sides
 alike.  Ratios are *paired*: fastbp / scikit-learn within the same round.
 
 Throughput = n_samples * epochs / wall time of the whole fit.
+
+Before each multi-threaded timed fit the process sleeps ``SETTLE_SECONDS``:
+OpenBLAS worker threads keep spinning for ~0.1 s after a multi-threaded call
+(and OpenMP workers after a parallel region), so without the pause a fit that
+follows scikit-learn's or PyTorch's two-thread fit shares its second core with
+their idle spinners (measured: fastbp 2 threads 100k instead of 160k samples/s
+on medium-b200 right after a scikit-learn fit).
 """
 
 import itertools
@@ -17,6 +24,8 @@ import time
 import numpy as np
 from _cases import make_data
 from _runners import calibrate_epochs, run_one, threads, torch_tensors
+
+SETTLE_SECONDS = 0.2
 
 
 def _stats(values):
@@ -100,6 +109,8 @@ def measure_throughput(
             order = keys if r % 2 == 0 else keys[::-1]
             for key in order:
                 solver, n_threads, lib = key
+                if n_threads > 1:
+                    time.sleep(SETTLE_SECONDS)
                 with threads(n_threads):
                     seconds[key].append(
                         run_one(lib, case, solver, X, y, epochs[key], torch_data)
