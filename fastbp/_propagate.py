@@ -16,6 +16,8 @@ Shapes and buffers (m = rows in the wave, sizes = [n_features, *fan_outs]):
 * ``block_grads`` (WAVE_BLOCKS, n_params) and ``block_loss`` (WAVE_BLOCKS,):
   per-block partial sums of  A_prev^T delta / column sums of delta  and of
   w_i l(y_i, a_i).
+* ``weights_t`` (n_weights,): for the layers chosen by ``uses_transposed_copy``,
+  W_l^T as a C-contiguous (fan_out, fan_in) matrix at W_l's offset.
 
 With Z_l = A_{l-1} W_l + b_l and A_l = f_l(Z_l) (A_{-1} = X), back-propagation
 is  delta_L = w_i dl/dz_L  and  delta_{l-1} = (delta_l W_l^T) * f'(A_{l-1});
@@ -31,6 +33,7 @@ from fastbp._config import (
     MIN_BLOCK_ROWS,
     MIN_BLOCK_WORK,
     PARAM_CHUNK,
+    TRANSPOSED_COPY_MAX_FAN_OUT,
     WAVE_BLOCKS,
     jit,
 )
@@ -94,6 +97,36 @@ def bias_view(theta, layout, layer):
 
 
 @jit
+def uses_transposed_copy(layout, layer):
+    """Whether back-propagation through ``layer`` reads a copy of W^T (a
+    narrow layer above the first one; see TRANSPOSED_COPY_MAX_FAN_OUT)."""
+    return layer > 0 and layout[layer, FAN_OUT] <= TRANSPOSED_COPY_MAX_FAN_OUT
+
+
+@jit
+def transposed_weight_view(weights_t, layout, layer):
+    """Layer ``layer``'s (fan_out, fan_in) W^T inside ``weights_t``."""
+    fan_in, fan_out = layout[layer, FAN_IN], layout[layer, FAN_OUT]
+    start = layout[layer, W_OFFSET]
+    return weights_t[start : start + fan_in * fan_out].reshape((fan_out, fan_in))
+
+
+@jit
+def transpose_weights_into(theta, layout, weights_t):
+    """Refresh W^T for every layer that ``uses_transposed_copy``.
+
+    Writes: those layers' views of weights_t.
+    """
+    for layer in range(layout.shape[0]):
+        if uses_transposed_copy(layout, layer):
+            W = weight_view(theta, layout, layer)
+            WT = transposed_weight_view(weights_t, layout, layer)
+            for k in range(W.shape[0]):
+                for j in range(W.shape[1]):
+                    WT[j, k] = W[k, j]
+
+
+@jit
 def forward_rows(X_rows, theta, layout, act_code, out_code, acts, n_rows, r0):
     """Forward pass for the rows r0 : r0 + len(X_rows) of a wave of n_rows.
 
@@ -115,15 +148,17 @@ def forward_rows(X_rows, theta, layout, act_code, out_code, acts, n_rows, r0):
 def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_out):
     """Loss, deltas and gradient partial sums for rows r0 : r0 + len(X_rows).
 
-    Assumes ``forward_rows`` filled the same rows of ``acts``.  delta_L row i is
+    Assumes ``forward_rows`` filled the same rows of ``acts`` and
+    ``transpose_weights_into`` refreshed weights_t.  delta_L row i is
     w_i * dl/dz_L (w_i = 1 without weights); then delta_{l-1} = (delta_l W_l^T)
     * f'(A_{l-1}).  grad_out receives A_{l-1}^T delta_l at each W_l offset and
     sum_i delta_l at each b_l offset (no alpha term, no 1/S).
+    work = (acts, deltas, weights_t, n_rows of the wave).
     Writes: rows r0.. of deltas' layer views, grad_out (n_params,).
     Returns sum_i w_i l(y_i, a_i) over these rows, in float64.
     """
     act_code, out_code, loss_code = codes
-    acts, deltas, n_rows = work
+    acts, deltas, weights_t, n_rows = work
     r1 = r0 + X_rows.shape[0]
     last = layout.shape[0] - 1
     A_out = layer_view(acts, layout, last, n_rows)[r0:r1]
@@ -141,7 +176,10 @@ def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_
                 gb[j] += D[i, j]
         if layer > 0:
             D_prev = layer_view(deltas, layout, layer - 1, n_rows)[r0:r1]
-            np.dot(D, weight_view(theta, layout, layer).T, D_prev)
+            if uses_transposed_copy(layout, layer):
+                np.dot(D, transposed_weight_view(weights_t, layout, layer), D_prev)
+            else:
+                np.dot(D, weight_view(theta, layout, layer).T, D_prev)
             multiply_derivative_inplace(D_prev, A_prev, act_code)
             D = D_prev
     return loss
@@ -151,7 +189,7 @@ def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_
 def _block_loss_and_grad(
     blk, rows_per_block, X, Y, sw, theta, layout, codes, work, block_grads, block_loss
 ):
-    acts, _, n_rows = work
+    acts, _, _, n_rows = work
     r0 = blk * rows_per_block
     r1 = min(r0 + rows_per_block, n_rows)
     sw_rows = sw[r0:r1] if sw.shape[0] > 0 else sw
@@ -397,10 +435,10 @@ def wave_partials(source, Y, sw, wave_idx, theta, layout, codes, buffers, thread
     block's partial loss and gradient.
 
     Writes: the buffers (X_buf, Y_buf, sw_buf, acts, deltas, block_grads,
-    block_loss).  Returns (sum_i w_i l_i in float64, sum_i w_i, n_blocks); the
+    block_loss, weights_t).  Returns (sum_i w_i l_i in float64, sum_i w_i, n_blocks); the
     weight sum is 0 without sample weights.
     """
-    X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss, _ = buffers
+    X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss, _, weights_t = buffers
     weighted = sw.shape[0] > 0
     m = wave_idx.shape[0]
     X_w = X_buf[:m]
@@ -413,6 +451,7 @@ def wave_partials(source, Y, sw, wave_idx, theta, layout, codes, buffers, thread
         for i in range(m):
             sw_w[i] = sw[wave_idx[i]]
             weight_sum += sw_w[i]
+    transpose_weights_into(theta, layout, weights_t)
     n_blocks = wave_loss_and_grad_into(
         X_w,
         Y_w,
@@ -420,7 +459,7 @@ def wave_partials(source, Y, sw, wave_idx, theta, layout, codes, buffers, thread
         theta,
         layout,
         codes,
-        (acts, deltas, m),
+        (acts, deltas, weights_t, m),
         block_grads,
         block_loss,
         threaded,
@@ -440,7 +479,7 @@ def loss_and_grad_into(
     L = (sum_i w_i l(y_i, a_i) + alpha/2 sum ||W||^2) / S, with S = sum_i w_i
     (or the number of rows without weights); grad = dL/dtheta in theta's layout.
     buffers = (X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss,
-    chunk_sums), sized for min(len(rows), wave_rows(layout)) rows; ``threaded``
+    chunk_sums, weights_t), sized for min(len(rows), wave_rows(layout)) rows; ``threaded``
     allows parallel blocks and parameter chunks.
     Writes: buffers, grad (n_params,).  Returns (L as float64, S).
     """
@@ -539,4 +578,5 @@ def make_buffers(n_rows, n_features, n_outputs, layout, n_params, dtype):
         np.empty((n_blocks, n_params), dtype=dtype),
         np.empty(n_blocks, dtype=np.float64),
         np.empty(param_chunks(n_params), dtype=np.float64),
+        np.zeros(int(layout[0, B_OFFSET]), dtype=dtype),
     )

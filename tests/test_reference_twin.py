@@ -516,9 +516,11 @@ def test_loss_and_grad_into(dtype, case, rows, weighted, rng):
     [
         (WIDE, "3blocks"),
         (WIDE, "2waves"),
-        # 4890 parameters x 16 blocks >= 2^16: the block partials are also
-        # folded in parallel (add_blocks_into's threaded branch).
-        ((50, 80, 10), "2waves"),
+        # 10,460 parameters x 16 blocks >= 2^16: the block partials are also
+        # folded in parallel (add_blocks_into's threaded branch).  Layer 1
+        # (70 units) back-propagates through W^T as a transposed product,
+        # layer 2 (10 units) through its contiguous copy of W^T.
+        ((50, 80, 70, 10), "2waves"),
     ],
     ids=["wide-3blocks", "wide-2waves", "large-2waves"],
 )
@@ -526,6 +528,10 @@ def test_loss_and_grad_into(dtype, case, rows, weighted, rng):
 def test_loss_and_grad_into_threads_identical(dtype, sizes, rows, weighted, rng):
     n_rows = row_count(rows, sizes)
     case = ("tanh", "softmax", "log_loss", sizes[-1])
+    if len(sizes) == 4 and sizes[2] == 70:
+        layout = build_layout(sizes)[0]
+        assert not _propagate.uses_transposed_copy(layout, 1)
+        assert _propagate.uses_transposed_copy(layout, 2)
     sizes, theta, X, Y, sw, rows = grad_problem(
         rng, sizes, case, n_rows, weighted, dtype
     )
