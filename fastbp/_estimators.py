@@ -32,6 +32,7 @@ from fastbp._training import (
     compute_threads,
     minimize_lbfgs,
     run_epoch,
+    update_is_costly,
     use_threads,
 )
 from fastbp._validation import (
@@ -226,7 +227,9 @@ class _BaseMLP(BaseEstimator):
             batch_size, source[0].shape[1], Y.shape[1], layout, theta.size, theta.dtype
         )
         grad = np.empty_like(theta)
-        threaded = use_threads(batch_size, layout)
+        threaded = use_threads(
+            batch_size, layout, update_is_costly(self.solver, theta.size)
+        )
         optimizer = self._optimizer
         try:
             self.n_iter_ = 0

@@ -26,6 +26,7 @@ from threadpoolctl import ThreadpoolController
 
 from fastbp._config import (
     KERNEL_LOCK,
+    MIN_PARALLEL_ADAM_PARAMS,
     MIN_PARALLEL_WORK,
     WORKQUEUE_MIN_PARALLEL_WORK,
     jit,
@@ -201,16 +202,26 @@ def _threading_layer_is_workqueue():
         return numba.config.THREADING_LAYER in ("workqueue", "default")
 
 
-def use_threads(n_rows, layout):
-    """Whether a call over ``n_rows`` rows should run its row blocks in parallel."""
-    if block_plan(n_rows, layout)[0] < 2 or thread_budget() < 2:
+def use_threads(n_rows, layout, costly_update=False):
+    """Whether a call over ``n_rows`` rows should run in parallel: its row
+    blocks (at least two, with enough work), or, for ``costly_update``, the
+    parameter chunks of each update (see ``update_is_costly``)."""
+    if thread_budget() < 2:
         return False
-    threshold = (
-        WORKQUEUE_MIN_PARALLEL_WORK
-        if _threading_layer_is_workqueue()
-        else MIN_PARALLEL_WORK
-    )
-    return n_rows * multiply_adds_per_row(layout) >= threshold
+    workqueue = _threading_layer_is_workqueue()
+    threshold = WORKQUEUE_MIN_PARALLEL_WORK if workqueue else MIN_PARALLEL_WORK
+    if (
+        block_plan(n_rows, layout)[0] >= 2
+        and n_rows * multiply_adds_per_row(layout) >= threshold
+    ):
+        return True
+    return costly_update and not workqueue
+
+
+def update_is_costly(solver, n_params):
+    """Whether one optimizer update is worth parallel parameter chunks on its
+    own, whatever the batch size (MIN_PARALLEL_ADAM_PARAMS)."""
+    return solver == "adam" and n_params >= MIN_PARALLEL_ADAM_PARAMS
 
 
 @functools.cache

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from fastbp import MLPClassifier, MLPRegressor
-from fastbp._training import thread_budget
+from fastbp._params import build_layout
+from fastbp._propagate import block_plan
+from fastbp._training import thread_budget, update_is_costly, use_threads
 
 # A fit that is large enough to run row blocks in parallel (batch 400 -> 4
 # blocks, well above the work threshold) yet takes well under a second.
@@ -26,8 +28,9 @@ FIT_SCRIPT = textwrap.dedent(
     rng = np.random.RandomState(0)
     X = rng.randn(1200, 40)
     y = np.tanh(X[:, :3]).sum(axis=1)
-    model = MLPRegressor(hidden_layer_sizes=(96, 64), solver=sys.argv[1], batch_size=400,
-                         max_iter=3, random_state=0).fit(X, y)
+    hidden = tuple(int(h) for h in sys.argv[2].split(","))
+    model = MLPRegressor(hidden_layer_sizes=hidden, solver=sys.argv[1],
+                         batch_size=int(sys.argv[3]), max_iter=3, random_state=0).fit(X, y)
     digest = hashlib.sha256()
     for a in model.coefs_ + model.intercepts_:
         digest.update(np.ascontiguousarray(a).tobytes())
@@ -37,9 +40,9 @@ FIT_SCRIPT = textwrap.dedent(
 )
 
 
-def _run_fit(solver, **env):
+def _run_fit(solver, hidden, batch_size, **env):
     completed = subprocess.run(
-        [sys.executable, "-c", FIT_SCRIPT, solver],
+        [sys.executable, "-c", FIT_SCRIPT, solver, hidden, str(batch_size)],
         check=False,
         env={**os.environ, **env},
         capture_output=True,
@@ -52,10 +55,27 @@ def _run_fit(solver, **env):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
-def test_bit_identical_weights_with_one_and_two_threads(solver):
-    one = _run_fit(solver, NUMBA_NUM_THREADS="1")
-    two = _run_fit(solver, NUMBA_NUM_THREADS="2")
+@pytest.mark.parametrize(
+    ("solver", "hidden", "batch_size"),
+    [
+        ("sgd", "96,64", 400),
+        ("adam", "96,64", 400),
+        ("lbfgs", "96,64", 400),
+        # One row block per batch, but Adam's update over 43k parameters runs
+        # its chunks in parallel (update_is_costly).
+        ("adam", "256,128", 32),
+    ],
+    ids=["sgd", "adam", "lbfgs", "adam-parallel-update"],
+)
+def test_bit_identical_weights_with_one_and_two_threads(solver, hidden, batch_size):
+    if batch_size == 32:
+        sizes = [40, *map(int, hidden.split(",")), 1]
+        layout, n_params, _ = build_layout(sizes)
+        assert block_plan(batch_size, layout)[0] == 1
+        assert update_is_costly(solver, n_params)
+        assert not use_threads(batch_size, layout)
+    one = _run_fit(solver, hidden, batch_size, NUMBA_NUM_THREADS="1")
+    two = _run_fit(solver, hidden, batch_size, NUMBA_NUM_THREADS="2")
     assert one[0] == 1 and two[0] == 2  # the settings really differed
     assert one[1] == two[1]
 
@@ -83,6 +103,25 @@ def test_omp_num_threads_caps_the_budget(monkeypatch):
     assert thread_budget() == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "64")
     assert thread_budget() == numba.get_num_threads()
+
+
+def test_when_calls_go_parallel(monkeypatch):
+    """Row blocks need >= 2 blocks and enough work; a costly update (Adam over
+    many parameters) goes parallel on its own; one thread never does."""
+    import fastbp._training as training
+
+    monkeypatch.setattr(training, "_threading_layer_is_workqueue", lambda: False)
+    medium, _, n_medium = build_layout([100, 256, 256, 10])
+    tiny, _, n_tiny = build_layout([2, 3, 1])
+    monkeypatch.setattr(training, "thread_budget", lambda: 2)
+    assert use_threads(200, medium)  # 2 blocks of 100 rows, 18.7M multiply-adds
+    assert not use_threads(32, medium)  # one block
+    assert use_threads(32, medium, update_is_costly("adam", n_medium))
+    assert not use_threads(32, medium, update_is_costly("sgd", n_medium))
+    assert not use_threads(5000, tiny)  # 3 blocks, but only 45k multiply-adds
+    assert not update_is_costly("adam", n_tiny)
+    monkeypatch.setattr(training, "thread_budget", lambda: 1)
+    assert not use_threads(200, medium, True)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
