@@ -237,7 +237,8 @@ class _BaseMLP(BaseEstimator):
                 for _ in range(self.max_iter):
                     if self.shuffle:
                         sample_idx = shuffled(sample_idx, self._random_state)
-                    order = np.ascontiguousarray(train_idx[sample_idx], dtype=np.int64)
+                    rows = sample_idx if validation is None else train_idx[sample_idx]
+                    order = np.ascontiguousarray(rows, dtype=np.int64)
                     kernel_optimizer = optimizer.kernel_args(
                         self.momentum,
                         self.nesterovs_momentum,

@@ -145,6 +145,28 @@ def forward_rows(X_rows, theta, layout, act_code, out_code, acts, n_rows, r0):
 
 
 @jit
+def column_sums_into(D, out):
+    """out[j] = sum_i D[i, j], rows added in order.  Writes: out (n,).
+
+    Few columns: one running sum per column, kept in a register (row-wise
+    updates of out would go through memory on every row); many columns: rows
+    are added to out in turn, a vectorised loop over columns.  Same bits.
+    """
+    m, n = D.shape
+    if n < 8:
+        for j in range(n):
+            total = D.dtype.type(0)
+            for i in range(m):
+                total += D[i, j]
+            out[j] = total
+    else:
+        out[:] = 0
+        for i in range(m):
+            for j in range(n):
+                out[j] += D[i, j]
+
+
+@jit
 def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_out):
     """Loss, deltas and gradient partial sums for rows r0 : r0 + len(X_rows).
 
@@ -169,11 +191,7 @@ def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_
             X_rows if layer == 0 else layer_view(acts, layout, layer - 1, n_rows)[r0:r1]
         )
         np.dot(A_prev.T, D, weight_view(grad_out, layout, layer))
-        gb = bias_view(grad_out, layout, layer)
-        gb[:] = 0
-        for i in range(D.shape[0]):
-            for j in range(D.shape[1]):
-                gb[j] += D[i, j]
+        column_sums_into(D, bias_view(grad_out, layout, layer))
         if layer > 0:
             D_prev = layer_view(deltas, layout, layer - 1, n_rows)[r0:r1]
             if uses_transposed_copy(layout, layer):

@@ -122,19 +122,21 @@ def shuffled(sample_idx, random_state):
     """``sklearn.utils.shuffle(sample_idx, random_state=random_state)``: the same
     permutation, and ``random_state`` left in the same state.
 
-    The draws advance the RandomState's own MT19937 state in place, under the
-    bit generator's lock (copying the state out and back through ``get_state``
-    / ``set_state`` costs ~60 us, more than NumPy's whole shuffle of 10,000
-    rows).  Any other RandomState (or more than 2^32 rows) falls back to
-    ``random_state.shuffle``.
+    Fisher-Yates moves positions whatever the values are, so shuffling a copy
+    of sample_idx in place gives sample_idx[p] with p the shuffle of arange(n),
+    which is what scikit-learn computes.  The draws advance the RandomState's
+    own MT19937 state in place, under the bit generator's lock (copying the
+    state out and back through ``get_state`` / ``set_state`` costs ~60 us, more
+    than NumPy's whole shuffle of 10,000 rows).  Any other RandomState (or more
+    than 2^32 rows) falls back to ``random_state.shuffle``.
     """
-    permutation = np.arange(sample_idx.shape[0])
+    result = np.array(sample_idx, copy=True)
     bit_generator = getattr(random_state, "_bit_generator", None)
-    if isinstance(bit_generator, np.random.MT19937) and permutation.size <= 2**32:
+    if isinstance(bit_generator, np.random.MT19937) and result.size <= 2**32:
         with bit_generator.lock:
             words = _state_words(bit_generator)
             if words is not None:
-                shuffle_in_place(permutation, words)
-                return sample_idx[permutation]
-    random_state.shuffle(permutation)
-    return sample_idx[permutation]
+                shuffle_in_place(result, words)
+                return result
+    random_state.shuffle(result)
+    return result
