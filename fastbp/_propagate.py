@@ -105,10 +105,10 @@ def uses_transposed_copy(layout, layer):
 
 @jit
 def transposed_weight_view(weights_t, layout, layer):
-    """Layer ``layer``'s (fan_out, fan_in) W^T inside ``weights_t``."""
-    fan_in, fan_out = layout[layer, FAN_IN], layout[layer, FAN_OUT]
-    start = layout[layer, W_OFFSET]
-    return weights_t[start : start + fan_in * fan_out].reshape((fan_out, fan_in))
+    """Layer ``layer``'s (fan_out, fan_in) W^T, stored at W's offset in
+    ``weights_t``."""
+    shape = (layout[layer, FAN_OUT], layout[layer, FAN_IN])
+    return weight_view(weights_t, layout, layer).reshape(shape)
 
 
 @jit
