@@ -4,9 +4,9 @@ scikit-learn shuffles the sample indices once per epoch with
 ``sklearn.utils.shuffle``, i.e. ``RandomState.shuffle`` of ``arange(n)``.  That
 call costs ~10 ns per row (a Python-level bit-generator call per draw), which
 is a sixth of a tiny network's whole epoch in fastbp.  Here the same draws are
-made from the RandomState's Mersenne Twister state in compiled code and the
-state is written back, so the permutation and every later draw are exactly
-NumPy's.
+made in compiled code directly on the RandomState's Mersenne Twister state,
+which they advance in place, so the permutation and every later draw are
+exactly NumPy's.
 
 NumPy's legacy shuffle is Fisher-Yates from the end: for i = n-1 .. 1, swap
 x[i] with x[j], j uniform on [0, i] drawn by masked rejection: take 32-bit
