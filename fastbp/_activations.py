@@ -87,6 +87,13 @@ def bias_activate_inplace(Z, b, code):
                 total += Z[i, j]
             for j in range(n):
                 Z[i, j] /= total
+    elif n < 8:
+        # Few units: column by column, so that the inner loop runs over the
+        # rows (a row's few units make too short a loop to pay for itself).
+        for j in range(n):
+            bj = b[j]
+            for i in range(m):
+                Z[i, j] = activate(Z[i, j] + bj, code)
     elif code == RELU:
         zero = Z.dtype.type(0)
         for i in range(m):
@@ -107,18 +114,18 @@ def bias_activate_inplace(Z, b, code):
 def multiply_derivative_inplace(D, A, code):
     """D *= f'(Z), with f'(Z) taken from the activations A = f(Z).
 
-    D, A: (m, n), element-wise codes only.  Writes: D.
+    D, A: (m, n) C-contiguous, element-wise codes only.  Writes: D.
     """
-    m, n = D.shape
+    # One flat loop over the contiguous elements: for narrow layers a loop
+    # over a row's few units costs more than its work.
+    d_flat, a_flat = D.reshape(D.size), A.reshape(A.size)
     if code == RELU:
         zero = D.dtype.type(0)
-        for i in range(m):
-            for j in range(n):
-                # Load before choosing, so the choice compiles to a select:
-                # a branch on the sign of each unit is mispredicted often.
-                d = D[i, j]
-                D[i, j] = d if A[i, j] > zero else zero
+        for q in range(d_flat.shape[0]):
+            # Load before choosing, so the choice compiles to a select:
+            # a branch on the sign of each unit is mispredicted often.
+            d = d_flat[q]
+            d_flat[q] = d if a_flat[q] > zero else zero
     elif code != IDENTITY:
-        for i in range(m):
-            for j in range(n):
-                D[i, j] *= derivative_from_output(A[i, j], code)
+        for q in range(d_flat.shape[0]):
+            d_flat[q] *= derivative_from_output(a_flat[q], code)

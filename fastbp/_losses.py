@@ -84,28 +84,24 @@ def _binary_log_loss(y, a):
 
 
 @jit(inline="always")
-def _hard_binary_log_loss(Y, A, i):
-    """``row_loss`` of BINARY_LOG_LOSS for row i of labels that are all 0 or 1.
+def _hard_binary_log_loss(y, a):
+    """``_binary_log_loss`` for a label y that is exactly 0 or 1, in float64.
 
     Then one xlogy term is exactly 0 and the other is log(p) or log(1 - p):
     the same bits from one log and a select, without the two branches on y
     that labels in random order made the CPU mispredict on every other row.
     """
-    total = 0.0
-    for k in range(A.shape[1]):
-        p = _clip_probability(A[i, k])
-        one = type(p)(1)
-        total -= np.log(p if Y[i, k] == one else one - p)
-    return total
+    p = _clip_probability(a)
+    one = type(p)(1)
+    return -np.float64(np.log(p if y == one else one - p))
 
 
 @jit(inline="always")
-def _all_hard_labels(Y):
-    """Whether every entry of Y is exactly 0 or 1 (one pass, no early exit)."""
+def _all_hard_labels(y_flat):
+    """Whether every entry of y_flat is exactly 0 or 1 (one pass, no early exit)."""
     hard = True
-    for i in range(Y.shape[0]):
-        for k in range(Y.shape[1]):
-            hard &= (Y[i, k] == 0) | (Y[i, k] == 1)
+    for q in range(y_flat.shape[0]):
+        hard &= (y_flat[q] == 0) | (y_flat[q] == 1)
     return hard
 
 
@@ -114,9 +110,10 @@ def row_loss(y_row, a_row, loss_code):
     """Return l(y_i, a_i) for one row (see the module table), in float64.
 
     Accumulating in float64 keeps float32 batches accurate; the value is only
-    reported, never fed back into float32 arithmetic.
+    reported, never fed back into float32 arithmetic.  (A NumPy float64
+    start, so that it stays float64 without the JIT too.)
     """
-    total = 0.0
+    total = np.float64(0.0)
     n_outputs = a_row.shape[0]
     for k in range(n_outputs):
         y = y_row[k]
@@ -196,24 +193,27 @@ def output_delta_row(y_row, a_row, out_code, loss_code, delta_row):
 def weighted_loss_and_delta_into(Y, A, sw, out_code, loss_code, D):
     """Sum of w_i l(y_i, a_i) over a block of rows, and D = w_i dl/dz.
 
-    Y, A, D: (m, n_outputs); sw: (m,) or empty for unit weights.  The
-    canonical test is hoisted out of the row loop.
+    Y, A, D: (m, n_outputs) C-contiguous; sw: (m,) or empty for unit weights.
+    The canonical and hard-label tests are hoisted out of the loops.
     Writes: D.  Returns the weighted loss sum in float64.
     """
     weighted = sw.shape[0] > 0
+    # Element-wise passes run over the flat (contiguous) blocks: with few
+    # outputs a loop over a row's units costs more than its work.
+    y_flat, a_flat, d_flat = Y.reshape(Y.size), A.reshape(A.size), D.reshape(D.size)
     if is_canonical(out_code, loss_code, A.shape[1]):
-        for i in range(A.shape[0]):
-            for k in range(A.shape[1]):
-                D[i, k] = A[i, k] - Y[i, k]
+        for q in range(a_flat.shape[0]):
+            d_flat[q] = a_flat[q] - y_flat[q]
     else:
         for i in range(A.shape[0]):
             output_delta_row(Y[i], A[i], out_code, loss_code, D[i])
     binary = loss_code == BINARY_LOG_LOSS or (loss_code == LOG_LOSS and A.shape[1] == 1)
     loss = 0.0
-    if binary and _all_hard_labels(Y):
-        for i in range(A.shape[0]):
-            li = _hard_binary_log_loss(Y, A, i)
-            loss += sw[i] * li if weighted else li
+    if binary and (A.shape[1] == 1 or not weighted) and _all_hard_labels(y_flat):
+        # Summed element by element: for one output, the row-by-row order.
+        for q in range(a_flat.shape[0]):
+            lq = _hard_binary_log_loss(y_flat[q], a_flat[q])
+            loss += sw[q] * lq if weighted else lq
     else:
         for i in range(A.shape[0]):
             li = row_loss(Y[i], A[i], loss_code)

@@ -146,19 +146,27 @@ def forward_rows(X_rows, theta, layout, act_code, out_code, acts, n_rows, r0):
 
 @jit
 def column_sums_into(D, out):
-    """out[j] = sum_i D[i, j], rows added in order.  Writes: out (n,).
+    """out[j] = sum_i D[i, j].  Writes: out (n,).
 
-    Few columns: one running sum per column, kept in a register (row-wise
-    updates of out would go through memory on every row); many columns: rows
-    are added to out in turn, a vectorised loop over columns.  Same bits.
+    Few columns: four running sums per column (rows i = 0, 1, 2, 3 mod 4,
+    combined as (s0 + s1) + (s2 + s3)), kept in registers: one chain of
+    dependent additions would wait on the adder's latency at every row.  Many
+    columns: rows are added to out in turn, a vectorised loop over columns.
     """
     m, n = D.shape
     if n < 8:
+        zero = D.dtype.type(0)
+        m4 = m - m % 4
         for j in range(n):
-            total = D.dtype.type(0)
-            for i in range(m):
-                total += D[i, j]
-            out[j] = total
+            s0 = s1 = s2 = s3 = zero
+            for i in range(0, m4, 4):
+                s0 += D[i, j]
+                s1 += D[i + 1, j]
+                s2 += D[i + 2, j]
+                s3 += D[i + 3, j]
+            for i in range(m4, m):
+                s0 += D[i, j]
+            out[j] = (s0 + s1) + (s2 + s3)
     else:
         out[:] = 0
         for i in range(m):
@@ -576,8 +584,12 @@ def forward_wave(X, theta, layout, act_code, out_code, acts, threaded):
 def make_forward_buffers(n_rows, n_features, layout, dtype):
     """(X_buf, acts): the workspace of ``forward_into`` for up to ``n_rows``
     rows per wave."""
-    m = max(1, min(int(n_rows), wave_rows(layout)))
-    n_units = int(layout[:, FAN_OUT].sum())
+    m = max(1, int(n_rows))
+    if m > MIN_BLOCK_ROWS * WAVE_BLOCKS:  # below: within any wave (cheap test first)
+        m = min(m, wave_rows(layout))
+    # The intercepts, one per unit, end theta: a count without a reduction.
+    last = layout.shape[0] - 1
+    n_units = int(layout[last, B_OFFSET] + layout[last, FAN_OUT] - layout[0, B_OFFSET])
     return np.empty((m, n_features), dtype=dtype), np.empty(m * n_units, dtype=dtype)
 
 

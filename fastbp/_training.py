@@ -26,6 +26,7 @@ from threadpoolctl import ThreadpoolController
 
 from fastbp._config import (
     KERNEL_LOCK,
+    MIN_BLOCK_ROWS,
     MIN_PARALLEL_ADAM_PARAMS,
     MIN_PARALLEL_WORK,
     WORKQUEUE_MIN_PARALLEL_WORK,
@@ -206,6 +207,8 @@ def use_threads(n_rows, layout, costly_update=False):
     """Whether a call over ``n_rows`` rows should run in parallel: its row
     blocks (at least two, with enough work), or, for ``costly_update``, the
     parameter chunks of each update (see ``update_is_costly``)."""
+    if not costly_update and n_rows <= MIN_BLOCK_ROWS:
+        return False  # one row block (block_plan): decided without the checks below
     if thread_budget() < 2:
         return False
     workqueue = _threading_layer_is_workqueue()
@@ -231,7 +234,6 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-@contextmanager
 def compute_threads(threaded, single_threaded_blas=None):
     """Own the threads for one compiled computation.
 
@@ -245,15 +247,18 @@ def compute_threads(threaded, single_threaded_blas=None):
     """
     if single_threaded_blas is None:
         single_threaded_blas = threaded
-    blas = (
-        _blas_controller().limit(limits=1, user_api="blas")
-        if single_threaded_blas
-        else nullcontext()
-    )
     if not threaded:
-        with blas:
-            yield
-        return
+        if single_threaded_blas:
+            return _blas_controller().limit(limits=1, user_api="blas")
+        return nullcontext()
+    return _parallel_threads()
+
+
+@contextmanager
+def _parallel_threads():
+    """Numba threads = ``thread_budget()``, BLAS at one thread, and the
+    workqueue lock when that layer is in use (see ``compute_threads``)."""
+    blas = _blas_controller().limit(limits=1, user_api="blas")
     previous = numba.get_num_threads()
     lock = KERNEL_LOCK if _threading_layer_is_workqueue() else nullcontext()
     with lock, blas:

@@ -45,6 +45,8 @@ def _interprocess_lock():
 
 def ensure_compiled(dtype):
     """Run ``warmup`` for ``dtype`` once per process, before any other call."""
+    if dtype in _ready:  # the common case, first: a one-row predict pays this
+        return
     key = np.dtype(dtype).name
     if key in _ready or numba.config.DISABLE_JIT:
         return
@@ -55,7 +57,7 @@ def ensure_compiled(dtype):
         try:
             with _interprocess_lock():
                 _warmup_dtype(key)
-            _ready.add(key)
+            _ready.update((key, np.dtype(key)))
         finally:
             _in_progress.active = False
 

@@ -147,14 +147,15 @@ def acts_views(acts, sizes, m):
 # ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("n_units", [5, 9], ids=["few-units", "many-units"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(ACTIVATION_CODES))
-def test_bias_activate_inplace(name, dtype, rng):
-    Z = rng.normal(scale=4.0, size=(6, 5))
-    b = rng.normal(size=5)
-    Z[0] = [-40.0, -1e-3, 0.0, 1e-3, 40.0] - b  # saturation and the origin
+def test_bias_activate_inplace(name, dtype, n_units, rng):
+    Z = rng.normal(scale=4.0, size=(6, n_units))
+    b = rng.normal(size=n_units)
+    Z[0, :5] = [-40.0, -1e-3, 0.0, 1e-3, 40.0] - b[:5]  # saturation and the origin
     if name == "softmax":
-        Z[1] = [1000.0, 999.0, -1000.0, 998.0, 0.0]  # overflows unless shifted
+        Z[1, :5] = [1000.0, 999.0, -1000.0, 998.0, 0.0]  # overflows unless shifted
         Z[2] = 3.0 - b  # ties: uniform
     Z, b = Z.astype(dtype), b.astype(dtype)
     # The kernel rounds z + b to dtype before f; so does the twin's input.
@@ -179,6 +180,16 @@ def test_multiply_derivative_inplace(name, dtype, rng):
     _activations.multiply_derivative_inplace(got, A, ACTIVATION_CODES[name])
     assert got.dtype == dtype
     assert_twin(got, expected, dtype, name)
+
+
+@pytest.mark.parametrize("n_columns", [1, 3, 9])
+@pytest.mark.parametrize("n_rows", [0, 1, 5, 8, 203])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_column_sums_into(dtype, n_rows, n_columns, rng):
+    D = rng.normal(size=(n_rows, n_columns)).astype(dtype)
+    out = np.full(n_columns, np.nan, dtype=dtype)
+    _propagate.column_sums_into(D, out)
+    assert_twin(out, D.astype(np.float64).sum(axis=0), dtype, "column sums")
 
 
 def loss_inputs(rng, out, loss, n_outputs, dtype, n=9):
@@ -284,8 +295,10 @@ def test_weighted_loss_and_delta_into(out, loss, n_outputs, dtype, weighted, rng
     [("logistic", "log_loss", 1), ("logistic", "binary_log_loss", 3)],
 )
 def test_hard_binary_labels_take_the_same_bits(out, loss, n_outputs, dtype, rng):
-    """Labels all 0/1 take a one-log path for the binary log-loss: its loss
-    must be the general (xlogy) path's to the bit, and the twin's."""
+    """Labels all 0/1 take a one-log path for the binary log-loss: each
+    element's loss must be the general (xlogy) path's to the bit, so one
+    output's total is too (several outputs are added in another order), and
+    the twin's."""
     Z = rng.normal(scale=3.0, size=(300, n_outputs))
     Z[0, 0], Z[1, -1] = 60.0, -60.0  # clipped probabilities
     A = activation(out, Z).astype(dtype)
@@ -298,7 +311,13 @@ def test_hard_binary_labels_take_the_same_bits(out, loss, n_outputs, dtype, rng)
     general = 0.0
     for i in range(len(A)):
         general += _losses.row_loss(Y[i], A[i], code)
-    assert got == general
+    if n_outputs == 1:
+        assert got == general
+    else:
+        assert_allclose(got, general, rtol=1e-14)
+    for i, k in [(0, 0), (1, n_outputs - 1), (2, 0), (3, n_outputs - 1)]:
+        element = _losses.row_loss(Y[i, k : k + 1], A[i, k : k + 1], code)
+        assert _losses._hard_binary_log_loss(Y[i, k], A[i, k]) == element
     Y64, A64 = Y.astype(np.float64), A.astype(np.float64)
     expected = row_losses(loss, Y64, A64, float(np.finfo(dtype).eps)).sum()
     assert_allclose(got, expected, rtol=RTOL[dtype])

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from fastbp import MLPClassifier, MLPRegressor
+from fastbp._config import MIN_BLOCK_ROWS
 from fastbp._params import build_layout
 from fastbp._propagate import block_plan
 from fastbp._training import thread_budget, update_is_costly, use_threads
@@ -116,6 +117,8 @@ def test_when_calls_go_parallel(monkeypatch):
     monkeypatch.setattr(training, "thread_budget", lambda: 2)
     assert use_threads(200, medium)  # 2 blocks of 100 rows, 18.7M multiply-adds
     assert not use_threads(32, medium)  # one block
+    assert use_threads(MIN_BLOCK_ROWS + 1, medium)  # the fewest rows for 2 blocks
+    assert not use_threads(MIN_BLOCK_ROWS, medium)
     assert use_threads(32, medium, update_is_costly("adam", n_medium))
     assert not use_threads(32, medium, update_is_costly("sgd", n_medium))
     assert not use_threads(5000, tiny)  # 3 blocks, but only 45k multiply-adds
