@@ -45,9 +45,11 @@ from fastbp._validation import (
     checked_sample_weight,
     column_or_1d,
     hidden_layer_list,
+    labels_from_outputs,
     type_of_target,
     unique_labels,
     validate_data,
+    validate_predict_input,
 )
 from fastbp._warmup import ensure_compiled
 
@@ -403,7 +405,7 @@ class _BaseMLP(BaseEstimator):
         """Network output for X, computed in X's and the weights' common
         float dtype (float32 only when both are float32)."""
         if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+            X = validate_predict_input(self, X)
         theta, layout = self._parameters()
         dtype = np.result_type(theta.dtype, X.dtype, np.float32)
         if dtype != np.float32:
@@ -627,7 +629,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
-        return self._label_binarizer.inverse_transform(y_pred)
+        return labels_from_outputs(self._label_binarizer, y_pred)
 
     def _score(self, X, y, sample_weight=None):
         return self._score_with_function(

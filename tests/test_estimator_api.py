@@ -238,6 +238,8 @@ BAD_DATA_CASES = {
     ),
     "predict_wrong_n_features": lambda M, X, y: _fit(M, X, y).predict(X[:, :-1]),
     "predict_nan": lambda M, X, y: _fit(M, X, y).predict(_with_nan(X)),
+    "predict_inf": lambda M, X, y: _fit(M, X, y).predict(_with_inf(X)),
+    "predict_complex": lambda M, X, y: _fit(M, X, y).predict(X + 1j),
     "predict_empty": lambda M, X, y: _fit(M, X, y).predict(X[:0]),
     "predict_1d": lambda M, X, y: _fit(M, X, y).predict(X[0]),
     "partial_fit_wrong_n_features": lambda M, X, y: _fit(M, X, y).partial_fit(
@@ -866,3 +868,98 @@ def test_stdout_is_silent_by_default():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fastbp.MLPClassifier(hidden_layer_sizes=(3,), max_iter=2).fit(X, y)
     assert buffer.getvalue() == ""
+
+
+# ------------------------------------------------------ predict-time shortcuts
+@SILENCE_CONVERGENCE
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda X: X,
+        lambda X: X[:1],
+        lambda X: X.astype(np.float32),
+        lambda X: np.asfortranarray(X),
+        lambda X: X * 1e307,  # finite values whose sum overflows
+        lambda X: X.astype(np.float16),
+        lambda X: np.round(X * 10).astype(np.int64),
+        lambda X: X.tolist(),
+        lambda X: X.astype(">f8"),
+    ],
+    ids=[
+        "float64",
+        "one-row",
+        "float32",
+        "fortran",
+        "sum-overflows",
+        "float16",
+        "int64",
+        "list",
+        "big-endian",
+    ],
+)
+def test_predict_input_check_returns_what_validate_data_returns(make):
+    """The predict-time shortcut accepts only what validate_data returns
+    unchanged (the very same array), and defers everything else to it."""
+    from sklearn.utils.validation import validate_data
+
+    from fastbp._validation import validate_predict_input
+
+    X, y = data_for("MLPRegressor")
+    est = fastbp.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2).fit(X, y)
+    X_in = make(X)
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        got = validate_predict_input(est, X_in)
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        expected = validate_data(est, X_in, accept_sparse=["csr", "csc"], reset=False)
+    assert [(w.category, str(w.message)) for w in ours] == [
+        (w.category, str(w.message)) for w in theirs
+    ]
+    assert type(got) is type(expected) and got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+    if expected is X_in:
+        assert got is X_in
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([0, 1, 2, 1]),
+        np.array(["b", "a", "c", "a"]),
+        np.array([3, 7, 3, 7]),
+        np.array(["yes", "no", "no", "yes"]),
+        np.array([5, 5, 5, 5]),
+        np.array([[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 0]]),
+    ],
+    ids=[
+        "multiclass",
+        "multiclass-str",
+        "binary",
+        "binary-str",
+        "one-class",
+        "multilabel",
+    ],
+)
+def test_labels_from_outputs_equal_inverse_transform(labels, rng):
+    """Labels from network outputs: scikit-learn's LabelBinarizer rules, ties,
+    scores of exactly 0.5 and NaN included."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    from fastbp._validation import labels_from_outputs
+
+    binarizer = LabelBinarizer().fit(labels)
+    n_outputs = binarizer.transform(labels[:1]).shape[1]
+    outputs = rng.uniform(size=(50, n_outputs))
+    outputs[0] = 0.5
+    outputs[1] = np.nan
+    outputs[2, -1] = np.nan
+    outputs[3] = outputs[3, 0]  # a tie everywhere
+    if n_outputs == 1:
+        outputs = outputs.ravel()
+    for dtype in (np.float64, np.float32):
+        scores = outputs.astype(dtype)
+        got = labels_from_outputs(binarizer, scores)
+        expected = binarizer.inverse_transform(scores)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
