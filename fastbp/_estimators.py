@@ -41,6 +41,7 @@ from fastbp._validation import (
     _check_partial_fit_first_call,
     _fit_context,
     as_source,
+    binarized_labels,
     check_is_fitted,
     checked_sample_weight,
     column_or_1d,
@@ -606,7 +607,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        y = self._label_binarizer.transform(y).astype(bool)
+        y = binarized_labels(self._label_binarizer, y)
         return X, y
 
     def predict(self, X):

@@ -10,6 +10,7 @@ import contextlib
 import inspect
 import io
 import pickle
+import re
 import warnings
 
 import joblib
@@ -963,3 +964,49 @@ def test_labels_from_outputs_equal_inverse_transform(labels, rng):
         expected = binarizer.inverse_transform(scores)
         assert got.dtype == expected.dtype
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    ("fit_labels", "labels"),
+    [
+        (np.array([0, 1, 2, 1]), np.array([2, 2, 0, 1, 0])),
+        (np.array(["b", "a", "c"]), np.array(["c", "a", "a", "b"])),
+        (np.array([3, 7]), np.array([7, 3, 3, 7, 7])),
+        (np.array(["yes", "no"]), np.array(["no", "no", "yes"])),
+        (np.array([0, 1, 2]), np.array([1.0, 2.0, 0.0])),  # float labels, same values
+        (np.array([0, 1, 2]), np.array([1, 5, 0])),  # an unseen label
+        (np.array([0, 1]), np.array([1, -1, 0])),  # unseen, binary
+        (np.array([5, 5]), np.array([5, 5, 5])),  # one class
+        (np.array(["a", "b"]), np.array([0, 1], dtype=object)),  # incomparable
+        (np.array([[1, 0, 1], [0, 1, 1]]), np.array([[0, 1, 1], [1, 1, 0]])),
+    ],
+    ids=[
+        "multiclass",
+        "multiclass-str",
+        "binary",
+        "binary-str",
+        "float-labels",
+        "unseen",
+        "unseen-binary",
+        "one-class",
+        "incomparable",
+        "multilabel",
+    ],
+)
+def test_binarized_labels_equal_transform(fit_labels, labels):
+    """The classifier's one-hot targets: LabelBinarizer.transform's output,
+    as booleans, for every kind of labels (fallbacks included)."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    from fastbp._validation import binarized_labels
+
+    binarizer = LabelBinarizer().fit(fit_labels)
+    try:
+        expected = binarizer.transform(labels).astype(bool)
+    except ValueError as error:
+        with pytest.raises(ValueError, match=re.escape(str(error))):
+            binarized_labels(binarizer, labels)
+        return
+    got = binarized_labels(binarizer, labels)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
