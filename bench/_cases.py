@@ -77,6 +77,8 @@ ADAM_VS_SGD_GOAL = 0.90  # fastbp adam throughput / fastbp sgd throughput
 THREADS_NOT_SLOWER_GOAL = 1.0  # fastbp 2-thread / 1-thread, every case
 THREADS_SCALING_GOAL = 1.5  # fastbp 2-thread / 1-thread on medium and wide
 THREADS_SCALING_CASES = ("medium-b200", "medium-b32", "wide")
+# Rows per partial_fit call in the latency benchmark (one online-learning step).
+PARTIAL_FIT_ROWS = 32
 
 
 def make_data(case, dtype, n_samples=None, seed=0):

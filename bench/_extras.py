@@ -1,5 +1,5 @@
-"""Everything besides training throughput: GEMM peak, predict latency,
-GridSearchCV end to end, and the environment record."""
+"""Everything besides training throughput: GEMM peak, predict and partial_fit
+latency, GridSearchCV end to end, and the environment record."""
 
 import os
 import platform
@@ -10,6 +10,7 @@ import warnings
 
 import numba
 import numpy as np
+from _cases import PARTIAL_FIT_ROWS
 from _runners import (
     NEVER_STOP,
     estimator_class,
@@ -77,7 +78,8 @@ def time_calls(fn, min_seconds, repeats=5):
 
 
 def predict_latency(cases, make_data, n_threads, min_seconds, progress):
-    """predict() on 1 row and on 10,000 rows, each library, float64.
+    """predict() on 1 row and on 10,000 rows, and partial_fit() on
+    PARTIAL_FIT_ROWS rows (one online-learning step), each library, float64.
 
     Models are trained for one epoch on 2,000 rows first (the weights' values
     do not change the cost).  ``n_threads`` for every library, as in training.
@@ -100,10 +102,15 @@ def predict_latency(cases, make_data, n_threads, min_seconds, progress):
         with threads(n_threads):
             for library in ("fastbp", "sklearn"):
                 _, model = fit_estimator(library, case, "adam", X, y, 1)
+                X_step, y_step = X[:PARTIAL_FIT_ROWS], y[:PARTIAL_FIT_ROWS]
                 row[library] = {
                     "1": time_calls(lambda m=model, X=X1: m.predict(X), min_seconds),
                     "10000": time_calls(
                         lambda m=model, X=X10k: m.predict(X), min_seconds
+                    ),
+                    "partial_fit": time_calls(
+                        lambda m=model, X=X_step, y=y_step: m.partial_fit(X, y),
+                        min_seconds,
                     ),
                 }
             if torch is not None:
@@ -130,7 +137,9 @@ def predict_latency(cases, make_data, n_threads, min_seconds, progress):
             f"predict {case.name}: 1 row fastbp {row['fastbp']['1']['median_s'] * 1e6:.0f}"
             f" us vs sklearn {row['sklearn']['1']['median_s'] * 1e6:.0f} us; 10k rows "
             f"{row['fastbp']['10000']['median_s'] * 1e3:.2f} ms vs "
-            f"{row['sklearn']['10000']['median_s'] * 1e3:.2f} ms"
+            f"{row['sklearn']['10000']['median_s'] * 1e3:.2f} ms; partial_fit "
+            f"{row['fastbp']['partial_fit']['median_s'] * 1e6:.0f} us vs "
+            f"{row['sklearn']['partial_fit']['median_s'] * 1e6:.0f} us"
         )
     return out
 

@@ -9,6 +9,7 @@ import numpy as np
 from _cases import (
     ADAM_VS_SGD_GOAL,
     CASES,
+    PARTIAL_FIT_ROWS,
     THREADS_NOT_SLOWER_GOAL,
     THREADS_SCALING_CASES,
     THREADS_SCALING_GOAL,
@@ -421,20 +422,31 @@ def markdown(results):
     )
 
     w(
-        f"## Predict latency (float64, {results['predict'][0]['threads']} threads, "
-        "model.predict, median per call)\n"
+        f"## Predict and partial_fit latency (float64, "
+        f"{results['predict'][0]['threads']} threads, median per call)\n"
         if results["predict"]
         else ""
     )
     if results["predict"]:
-        w("| case | layers | rows | fastbp | scikit-learn | torch | sklearn / fastbp |")
-        w("|---|---|---:|---:|---:|---:|---:|")
+        w(
+            "`model.predict(X)` on 1 and 10,000 rows; `model.partial_fit(X, y)` on "
+            f"{PARTIAL_FIT_ROWS} rows (one online-learning step; adam).\n"
+        )
+        w("| case | layers | call | fastbp | scikit-learn | torch | sklearn / fastbp |")
+        w("|---|---|---|---:|---:|---:|---:|")
         for r in results["predict"]:
-            for rows in ("1", "10000"):
-                f, s = r["fastbp"][rows]["median_s"], r["sklearn"][rows]["median_s"]
-                t = _us(r["torch"][rows]["median_s"]) if "torch" in r else "n/a"
+            for key, call in (
+                ("1", "predict, 1 row"),
+                ("10000", "predict, 10,000 rows"),
+                ("partial_fit", f"partial_fit, {PARTIAL_FIT_ROWS} rows"),
+            ):
+                if key not in r["fastbp"]:  # results saved before partial_fit
+                    continue
+                f, s = r["fastbp"][key]["median_s"], r["sklearn"][key]["median_s"]
+                t = r.get("torch", {}).get(key)
+                t = _us(t["median_s"]) if t else "n/a"
                 w(
-                    f"| {r['case']} | {r['layers']} | {int(rows):,} | {_us(f)} | "
+                    f"| {r['case']} | {r['layers']} | {call} | {_us(f)} | "
                     f"{_us(s)} | {t} | {s / f:.2f}x |"
                 )
         w("")

@@ -5,7 +5,7 @@
 Rewrites the text between the ``<!-- bench:begin -->`` and
 ``<!-- bench:end -->`` markers of README.md from results.md: the run header,
 a speed-up table (one column per listed configuration), the goals table,
-compile times and the GridSearchCV comparison.  Nothing is measured here, so
+compile times, predict / partial_fit latency and the GridSearchCV comparison.  Nothing is measured here, so
 every figure in the README traces back to one ``bench/run.py`` run.
 """
 
@@ -47,11 +47,11 @@ def paragraphs(text):
 
 def table_rows(text):
     """Data rows of the first markdown table in text, as lists of cells."""
-    rows = []
-    for line in text.splitlines():
-        if line.startswith("|") and not line.startswith("|---"):
-            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
-    return rows
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith("|") and not line.startswith("|---")
+    ]
 
 
 def speedup_table(throughput):
@@ -82,16 +82,25 @@ def render(results_md):
     found = sections(results_md)
     compile_time = paragraphs(section(found, "Compile time"))
     grid = paragraphs(section(found, "GridSearchCV"))
+    latency_title = next(t for t in found if t.startswith("Predict and partial_fit"))
+    latency = paragraphs(found[latency_title])
     parts = [
         header,
-        "Speed-up of fastbp over scikit-learn (training throughput, paired "
-        "medians of the interleaved rounds):",
+        (
+            "Speed-up of fastbp over scikit-learn (training throughput, paired "
+            "medians of the interleaved rounds):"
+        ),
         speedup_table(section(found, "Training throughput")),
         "![speed-up per case](bench/results/speedup.png)",
         "The team's goals, judged over every solver x dtype x thread configuration:",
         section(found, "Goals"),
         "Compile time (" + compile_time[0] + "):",
         next(p for p in compile_time if p.startswith("| process")),
+        "Latency of single calls ("
+        + latency_title.split("(", 1)[1]
+        + ": "
+        + latency[0],
+        next(p for p in latency if p.startswith("| case")),
         "GridSearchCV end to end: " + grid[0],
         next(p for p in grid if p.startswith("| library")),
         next(p for p in grid if p.startswith("Speed-up")),
@@ -100,7 +109,9 @@ def render(results_md):
 
 
 def main(argv):
-    results_path = argv[1] if len(argv) > 1 else os.path.join(HERE, "results", "results.md")
+    results_path = (
+        argv[1] if len(argv) > 1 else os.path.join(HERE, "results", "results.md")
+    )
     with open(results_path, encoding="utf-8") as f:
         block = render(f.read())
     with open(README, encoding="utf-8") as f:
