@@ -99,8 +99,9 @@ def bias_view(theta, layout, layer):
 @jit
 def uses_transposed_copy(layout, layer):
     """Whether back-propagation through ``layer`` reads a copy of W^T (a
-    narrow layer above the first one; see TRANSPOSED_COPY_MAX_FAN_OUT)."""
-    return layer > 0 and layout[layer, FAN_OUT] <= TRANSPOSED_COPY_MAX_FAN_OUT
+    narrow layer above the first one; see TRANSPOSED_COPY_MAX_FAN_OUT).  With
+    one unit, W (fan_in, 1) already has W^T's memory layout: no copy."""
+    return layer > 0 and 1 < layout[layer, FAN_OUT] <= TRANSPOSED_COPY_MAX_FAN_OUT
 
 
 @jit
@@ -204,6 +205,9 @@ def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_
             D_prev = layer_view(deltas, layout, layer - 1, n_rows)[r0:r1]
             if uses_transposed_copy(layout, layer):
                 np.dot(D, transposed_weight_view(weights_t, layout, layer), D_prev)
+            elif layout[layer, FAN_OUT] == 1:  # W^T is W's memory, reshaped
+                W_t = weight_view(theta, layout, layer).reshape((1, D_prev.shape[1]))
+                np.dot(D, W_t, D_prev)
             else:
                 np.dot(D, weight_view(theta, layout, layer).T, D_prev)
             multiply_derivative_inplace(D_prev, A_prev, act_code)
@@ -431,11 +435,21 @@ def finish_gradient(
 
 @jit
 def gather_dense_rows_into(X, rows, X_out):
-    """X_out[i, :] = X[rows[i], :].  Writes: X_out (len(rows), X.shape[1])."""
-    for i in range(rows.shape[0]):
-        r = rows[i]
-        for j in range(X.shape[1]):
-            X_out[i, j] = X[r, j]
+    """X_out[i, :] = X[rows[i], :].  Writes: X_out (len(rows), X.shape[1]).
+
+    Few columns are copied column by column (a row's few values make too
+    short a loop to pay for itself).
+    """
+    n = X.shape[1]
+    if n < 8:
+        for j in range(n):
+            for i in range(rows.shape[0]):
+                X_out[i, j] = X[rows[i], j]
+    else:
+        for i in range(rows.shape[0]):
+            r = rows[i]
+            for j in range(n):
+                X_out[i, j] = X[r, j]
 
 
 @jit

@@ -79,22 +79,28 @@ def shuffle_in_place(values, words):
     words (625,) uint32: the key, then the position in it (624 = block used
     up).
 
-    Writes: values, words.
+    One loop iteration per draw, without a branch on the draw: a rejected
+    draw swaps x[i] with itself and leaves i where it is.  The mask is halved
+    when i falls below a power of two instead of being recomputed from i: that
+    chain of six shifts sat between consecutive draws (64 -> 31 us per 10,000
+    rows).  Writes: values, words.
     """
     position = np.int64(words[_N])
-    for i in range(values.shape[0] - 1, 0, -1):
+    i = values.shape[0] - 1
+    mask = _smallest_mask(np.uint64(max(i, 0)))
+    while i > 0:
+        if position >= _N:
+            _twist(words)
+            position = 0
         high = np.uint64(i)
-        mask = _smallest_mask(high)
-        while True:
-            if position >= _N:
-                _twist(words)
-                position = 0
-            value = _temper(words[position]) & mask
-            position += 1
-            if value <= high:
-                break
-        j = np.int64(value)
+        if high <= mask >> np.uint64(1):  # i fell below a power of two
+            mask >>= np.uint64(1)
+        value = _temper(words[position]) & mask
+        position += 1
+        accepted = value <= high
+        j = np.int64(value) if accepted else i
         values[i], values[j] = values[j], values[i]
+        i -= np.int64(accepted)
     words[_N] = position
 
 

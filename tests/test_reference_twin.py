@@ -450,6 +450,7 @@ def test_forward_into(dtype, waves, kind, rng):
 # plus a non-canonical one (chain rule through the softmax Jacobian).
 GRAD_CASES = [
     ("tanh", "identity", "squared_error", 3),
+    ("relu", "identity", "squared_error", 1),  # one output unit: W^T is W's memory
     ("relu", "softmax", "log_loss", 3),
     ("logistic", "logistic", "log_loss", 1),
     ("identity", "logistic", "binary_log_loss", 3),
