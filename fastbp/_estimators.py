@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, r2_score
+from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
@@ -51,6 +51,7 @@ from fastbp._validation import (
     unique_labels,
     validate_data,
     validate_predict_input,
+    validation_accuracy,
 )
 from fastbp._warmup import ensure_compiled
 
@@ -634,7 +635,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _score(self, X, y, sample_weight=None):
         return self._score_with_function(
-            X, y, sample_weight=sample_weight, score_function=accuracy_score
+            X, y, sample_weight=sample_weight, score_function=validation_accuracy
         )
 
     @available_if(lambda est: est._check_solver())

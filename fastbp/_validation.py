@@ -13,6 +13,7 @@ scikit-learn's MLP does.
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context  # noqa: F401  (re-exported)
+from sklearn.metrics import accuracy_score
 from sklearn.neural_network import MLPClassifier as _SklearnMLPClassifier
 from sklearn.neural_network import MLPRegressor as _SklearnMLPRegressor
 from sklearn.utils.multiclass import (  # noqa: F401  (re-exported)
@@ -129,6 +130,19 @@ def binarized_labels(binarizer, y):
             Y[np.arange(len(y)), positions] = True
             return Y
     return binarizer.transform(y).astype(bool)
+
+
+def validation_accuracy(y_true, y_pred, sample_weight=None):
+    """``accuracy_score(y_true, y_pred, sample_weight=sample_weight)`` for the
+    classifier's early-stopping score, whose labels both come from the fitted
+    ``classes_``.  For 1-D labels that is scikit-learn 1.9's own arithmetic,
+    np.average(y_true == y_pred, weights=sample_weight) as a float, without
+    its target-type checks (~0.5 ms per epoch, more than a small network's
+    whole epoch); multilabel indicators go to accuracy_score itself.
+    """
+    if y_true.ndim == 1 and y_pred.ndim == 1:
+        return float(np.average(y_true == y_pred, weights=sample_weight))
+    return accuracy_score(y_true, y_pred, sample_weight=sample_weight)
 
 
 def hidden_layer_list(hidden_layer_sizes):

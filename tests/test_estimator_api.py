@@ -1010,3 +1010,27 @@ def test_binarized_labels_equal_transform(fit_labels, labels):
     got = binarized_labels(binarizer, labels)
     assert got.dtype == expected.dtype and got.shape == expected.shape
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize(
+    "classes",
+    [np.array([0, 1]), np.array([3, 5, 9]), np.array(["no", "yes", "maybe"])],
+    ids=["binary", "multiclass", "strings"],
+)
+def test_validation_accuracy_equals_accuracy_score(classes, weighted, rng):
+    """The early-stopping score: accuracy_score's value, to the bit."""
+    from sklearn.metrics import accuracy_score
+
+    from fastbp._validation import validation_accuracy
+
+    y_true = classes[rng.integers(0, len(classes), 101)]
+    y_pred = np.where(rng.uniform(size=101) < 0.7, y_true, classes[0])
+    sw = rng.uniform(0, 3, 101) if weighted else None
+    got = validation_accuracy(y_true, y_pred, sample_weight=sw)
+    assert type(got) is float
+    assert got == accuracy_score(y_true, y_pred, sample_weight=sw)
+    multilabel = (rng.uniform(size=(101, 3)) < 0.5).astype(int)
+    assert validation_accuracy(multilabel, multilabel[::-1], sw) == accuracy_score(
+        multilabel, multilabel[::-1], sample_weight=sw
+    )
