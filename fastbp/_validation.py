@@ -8,6 +8,13 @@ messages for sample weights and ``partial_fit``'s ``classes``, and
 ``_fit_context``, which validates hyperparameters once per ``fit`` /
 ``partial_fit`` and switches validation off in nested calls exactly as
 scikit-learn's MLP does.
+
+Four shortcuts replace scikit-learn calls whose checks cost more than a small
+network's work (``validate_predict_input``, ``labels_from_outputs``,
+``binarized_labels``, ``validation_accuracy``).  Each writes out scikit-learn
+1.9's rule for the common, already-valid input, verifies that it has one, and
+hands anything else to the scikit-learn function itself; tests compare each
+with that function, errors and warnings included.
 """
 
 import numpy as np
