@@ -13,7 +13,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
@@ -52,6 +51,7 @@ from fastbp._validation import (
     validate_data,
     validate_predict_input,
     validation_accuracy,
+    validation_r2,
 )
 from fastbp._warmup import ensure_compiled
 
@@ -790,7 +790,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _score(self, X, y, sample_weight=None):
         return self._score_with_function(
-            X, y, sample_weight=sample_weight, score_function=r2_score
+            X, y, sample_weight=sample_weight, score_function=validation_r2
         )
 
     def _validate_input(self, X, y, incremental, reset):

@@ -1034,3 +1034,44 @@ def test_validation_accuracy_equals_accuracy_score(classes, weighted, rng):
     assert validation_accuracy(multilabel, multilabel[::-1], sw) == accuracy_score(
         multilabel, multilabel[::-1], sample_weight=sw
     )
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize(
+    ("true_dtype", "pred_dtype"),
+    [(np.float64, np.float64), (np.float32, np.float32), (np.float64, np.float32)],
+    ids=["64-64", "32-32", "64-32"],
+)
+@pytest.mark.parametrize(
+    "shapes",
+    [((57,), (57,)), ((57, 1), (57,)), ((57, 3), (57, 3))],
+    ids=["1d", "column-vs-1d", "3-outputs"],
+)
+def test_validation_r2_equals_r2_score(shapes, true_dtype, pred_dtype, weighted, rng):
+    """The regressor's early-stopping score: r2_score's value, to the bit,
+    including constant targets (fitted exactly or not) and integer weights."""
+    from sklearn.metrics import r2_score
+
+    from fastbp._validation import validation_r2
+
+    true_shape, pred_shape = shapes
+    y_true = rng.normal(size=true_shape).astype(true_dtype)
+    y_pred = (
+        y_true.reshape(pred_shape) + rng.normal(scale=0.3, size=pred_shape)
+    ).astype(pred_dtype)
+    sw = rng.uniform(0, 3, true_shape[0]).astype(true_dtype) if weighted else None
+    cases = [(y_true, y_pred)]
+    if len(true_shape) == 2 and true_shape[1] == 3:
+        constant = y_true.copy()
+        constant[:, 0] = 2.5  # constant output, imperfectly fitted
+        constant[:, 1] = 1.0  # constant output, fitted exactly below
+        pred = y_pred.copy()
+        pred[:, 1] = true_dtype(1.0)
+        cases.append((constant, pred.astype(pred_dtype)))
+    for yt, yp in cases:
+        got = validation_r2(yt, yp, sample_weight=sw)
+        assert type(got) is float
+        assert got == r2_score(yt, yp, sample_weight=sw)
+    # Inputs outside the shortcut go to r2_score itself.
+    ints = np.arange(57) % 5
+    assert validation_r2(ints, ints + 1.0) == r2_score(ints, ints + 1.0)
