@@ -19,7 +19,7 @@ SOFTMAX    exp(z_k) / sum exp(z)   a_k (delta_kj - a_j)  (row-wise, see
 
 import numpy as np
 
-from fastbp._config import jit
+from fastbp._config import FEW_COLUMNS, jit
 
 IDENTITY, LOGISTIC, TANH, RELU, EXP, SOFTMAX = range(6)
 
@@ -87,9 +87,8 @@ def bias_activate_inplace(Z, b, code):
                 total += Z[i, j]
             for j in range(n):
                 Z[i, j] /= total
-    elif n < 8:
-        # Few units: column by column, so that the inner loop runs over the
-        # rows (a row's few units make too short a loop to pay for itself).
+    elif n < FEW_COLUMNS:
+        # Column by column, so that the inner loop runs over the rows.
         for j in range(n):
             bj = b[j]
             for i in range(m):

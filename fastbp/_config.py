@@ -35,6 +35,10 @@ MIN_BLOCK_WORK = 50_000
 # Blocks processed per parallel launch; sums are folded in block order after
 # each launch, so memory stays bounded for full-batch (L-BFGS) passes.
 WAVE_BLOCKS = 16
+# Loops over an (m, n) block with fewer than this many columns run column by
+# column (bias + activation, column sums, row gathers): a loop over a row's
+# few units costs more than its work.
+FEW_COLUMNS = 8
 # Element-wise passes over the parameters (block sums, the regularised
 # gradient, optimizer steps) run in chunks of this many parameters, in parallel
 # when the call is threaded; sums across chunks are added in chunk order.

@@ -29,6 +29,7 @@ from numba import prange
 
 from fastbp._activations import bias_activate_inplace, multiply_derivative_inplace
 from fastbp._config import (
+    FEW_COLUMNS,
     MAX_BLOCK_ROWS,
     MIN_BLOCK_ROWS,
     MIN_BLOCK_WORK,
@@ -149,13 +150,14 @@ def forward_rows(X_rows, theta, layout, act_code, out_code, acts, n_rows, r0):
 def column_sums_into(D, out):
     """out[j] = sum_i D[i, j].  Writes: out (n,).
 
-    Few columns: four running sums per column (rows i = 0, 1, 2, 3 mod 4,
-    combined as (s0 + s1) + (s2 + s3)), kept in registers: one chain of
-    dependent additions would wait on the adder's latency at every row.  Many
-    columns: rows are added to out in turn, a vectorised loop over columns.
+    Fewer than FEW_COLUMNS columns: four running sums per column (rows
+    i = 0, 1, 2, 3 mod 4, combined as (s0 + s1) + (s2 + s3)), kept in
+    registers: one chain of dependent additions would wait on the adder's
+    latency at every row.  Many columns: rows are added to out in turn, a
+    vectorised loop over columns.
     """
     m, n = D.shape
-    if n < 8:
+    if n < FEW_COLUMNS:
         zero = D.dtype.type(0)
         m4 = m - m % 4
         for j in range(n):
@@ -437,11 +439,10 @@ def finish_gradient(
 def gather_dense_rows_into(X, rows, X_out):
     """X_out[i, :] = X[rows[i], :].  Writes: X_out (len(rows), X.shape[1]).
 
-    Few columns are copied column by column (a row's few values make too
-    short a loop to pay for itself).
+    Fewer than FEW_COLUMNS columns are copied column by column.
     """
     n = X.shape[1]
-    if n < 8:
+    if n < FEW_COLUMNS:
         for j in range(n):
             for i in range(rows.shape[0]):
                 X_out[i, j] = X[rows[i], j]
