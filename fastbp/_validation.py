@@ -11,10 +11,11 @@ scikit-learn's MLP does.
 
 Five shortcuts replace scikit-learn calls whose checks cost more than a small
 network's work (``validate_predict_input``, ``labels_from_outputs``,
-``binarized_labels``, ``validation_accuracy``, ``validation_r2``).  Each writes out scikit-learn
-1.9's rule for the common, already-valid input, verifies that it has one, and
-hands anything else to the scikit-learn function itself; tests compare each
-with that function, errors and warnings included.
+``binarized_labels``, ``validation_accuracy``, ``validation_r2``).  Each
+writes out scikit-learn 1.9's rule for the common, already-valid input,
+verifies that it has one, and hands anything else to the scikit-learn
+function itself; tests compare each with that function, errors and warnings
+included.
 """
 
 import numpy as np
@@ -75,6 +76,16 @@ def validate_predict_input(estimator, X):
     return validate_data(estimator, X, accept_sparse=["csr", "csc"], reset=False)
 
 
+def _default_dense_binarizer(binarizer):
+    """Whether a LabelBinarizer was fitted on dense targets with the default
+    labels (neg_label 0, pos_label 1): the case the shortcuts below write out."""
+    return (
+        not binarizer.sparse_input_
+        and binarizer.neg_label == 0
+        and binarizer.pos_label == 1
+    )
+
+
 def labels_from_outputs(binarizer, outputs):
     """``binarizer.inverse_transform(outputs)`` for the classifier's network
     outputs: (n,) for one output unit, (n, n_classes) otherwise.
@@ -87,12 +98,7 @@ def labels_from_outputs(binarizer, outputs):
     arrays) goes to ``inverse_transform`` itself.  Its array-API dispatch costs
     ~25 us per call, more than a one-row forward pass.
     """
-    if (
-        type(outputs) is np.ndarray
-        and not binarizer.sparse_input_
-        and binarizer.neg_label == 0
-        and binarizer.pos_label == 1
-    ):
+    if type(outputs) is np.ndarray and _default_dense_binarizer(binarizer):
         classes = binarizer.classes_
         if binarizer.y_type_ == "multiclass" and outputs.ndim == 2:
             return classes[np.argmax(outputs, axis=1)]
@@ -120,10 +126,8 @@ def binarized_labels(binarizer, y):
         and y.ndim == 1
         and binarizer.y_type_ in ("binary", "multiclass")
         and len(classes) >= 2
-        and not binarizer.sparse_input_
+        and _default_dense_binarizer(binarizer)
         and not binarizer.sparse_output
-        and binarizer.neg_label == 0
-        and binarizer.pos_label == 1
     ):
         try:
             positions = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
