@@ -20,6 +20,7 @@ SOFTMAX    exp(z_k) / sum exp(z)   a_k (delta_kj - a_j)  (row-wise, see
 import numpy as np
 
 from fastbp._config import FEW_COLUMNS, jit
+from fastbp._vector_math import simd_exp
 
 IDENTITY, LOGISTIC, TANH, RELU, EXP, SOFTMAX = range(6)
 
@@ -40,13 +41,13 @@ def activate(z, code):
     """Return f(z) for an element-wise code (not SOFTMAX), in z's dtype."""
     one = type(z)(1)
     if code == LOGISTIC:
-        return one / (one + np.exp(-z))
+        return one / (one + simd_exp(-z))
     if code == TANH:
         return np.tanh(z)
     if code == RELU:
         return z if z > 0 else type(z)(0)
     if code == EXP:
-        return np.exp(z)
+        return simd_exp(z)
     return z
 
 
@@ -83,7 +84,7 @@ def bias_activate_inplace(Z, b, code):
                     top = Z[i, j]
             total = type(top)(0)
             for j in range(n):
-                Z[i, j] = np.exp(Z[i, j] - top)
+                Z[i, j] = simd_exp(Z[i, j] - top)
                 total += Z[i, j]
             for j in range(n):
                 Z[i, j] /= total

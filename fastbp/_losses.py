@@ -38,6 +38,7 @@ from fastbp._activations import (
     derivative_from_output,
 )
 from fastbp._config import jit
+from fastbp._vector_math import simd_log
 
 SQUARED_ERROR, LOG_LOSS, BINARY_LOG_LOSS, POISSON = range(4)
 
@@ -62,7 +63,7 @@ def _xlogy(x, y):
     """x * log(y), defined as 0 when x == 0 (scipy.special.xlogy)."""
     if x == 0:
         return type(x)(0)
-    return x * np.log(y)
+    return x * simd_log(y)
 
 
 @jit(inline="always")
@@ -93,7 +94,7 @@ def _hard_binary_log_loss(y, a):
     """
     p = _clip_probability(a)
     one = type(p)(1)
-    return -np.float64(np.log(p if y == one else one - p))
+    return -np.float64(simd_log(p if y == one else one - p))
 
 
 @jit(inline="always")
@@ -210,10 +211,13 @@ def weighted_loss_and_delta_into(Y, A, sw, out_code, loss_code, D):
     binary = loss_code == BINARY_LOG_LOSS or (loss_code == LOG_LOSS and A.shape[1] == 1)
     loss = 0.0
     if binary and (A.shape[1] == 1 or not weighted) and _all_hard_labels(y_flat):
-        # Summed element by element: for one output, the row-by-row order.
+        # The elements' losses in one pass (SIMD: no sum in it), then summed
+        # element by element: for one output, the row-by-row order.
+        losses = np.empty(a_flat.shape[0])
         for q in range(a_flat.shape[0]):
-            lq = _hard_binary_log_loss(y_flat[q], a_flat[q])
-            loss += sw[q] * lq if weighted else lq
+            losses[q] = _hard_binary_log_loss(y_flat[q], a_flat[q])
+        for q in range(a_flat.shape[0]):
+            loss += sw[q] * losses[q] if weighted else losses[q]
     else:
         for i in range(A.shape[0]):
             li = row_loss(Y[i], A[i], loss_code)

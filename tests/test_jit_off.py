@@ -15,6 +15,7 @@ KERNEL_TESTS = [
     "tests/test_gradients.py",
     "tests/test_optimizers.py",
     "tests/test_worked_example.py",
+    "tests/test_vector_math.py",
 ]
 
 

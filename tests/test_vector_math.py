@@ -1,0 +1,182 @@
+"""fastbp's branch-free exp and log against NumPy's, in units in the last place.
+
+Both must stay within one ulp of NumPy's float64 exp and log (themselves within
+one ulp of the exact value; in float32, of those rounded to float32, since
+NumPy's float32 SIMD exp is off by up to two ulps) over the whole domain:
+normal and subnormal results and arguments, the overflow and underflow
+thresholds, the reduction boundaries (ln(2)/2 for exp, sqrt(2) for log) and the
+special values, which must match exactly.
+"""
+
+import numba
+import numpy as np
+import pytest
+
+from fastbp import _vector_math
+from fastbp._config import jit
+
+# Without the JIT every element runs as Python: fewer random samples then.
+N_RANDOM = 2_000 if numba.config.DISABLE_JIT else 400_000
+
+
+@jit
+def _exp_each(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _vector_math.simd_exp(x[i])
+
+
+@jit
+def _log_each(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _vector_math.simd_log(x[i])
+
+
+@jit
+def _bits_round_trip(x, bits, back):
+    for i in range(x.shape[0]):
+        bits[i] = _vector_math.bits_of_float64(x[i])
+        back[i] = _vector_math.float64_from_bits(bits[i])
+
+
+def _reference(function, x):
+    """NumPy's float64 function of x, rounded to x's dtype."""
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        return function(x.astype(np.float64)).astype(x.dtype)
+
+
+def _apply(kernel, x):
+    out = np.empty_like(x)
+    kernel(x, out)
+    return out
+
+
+def ulp_distance(got, expected):
+    """|got - expected| in ulps of their dtype (0 for equal values and for two
+    NaNs; the IEEE bit patterns of same-signed floats are ordered like them)."""
+    assert got.dtype == expected.dtype
+    int_type = np.int64 if got.dtype == np.float64 else np.int32
+    same = (got == expected) | (np.isnan(got) & np.isnan(expected))
+    assert np.all(same | (np.signbit(got) == np.signbit(expected)))
+    gap = np.abs(got.view(int_type).astype(np.int64) - expected.view(int_type))
+    return np.where(same, 0, gap)
+
+
+def _exp_arguments(rng, dtype):
+    info = np.finfo(dtype)
+    low, high = np.log(info.smallest_subnormal) - 1, np.log(info.max) + 1
+    ln2 = np.log(2.0)
+    edges = [
+        0.0,
+        -0.0,
+        1e-300,
+        -1e-300,
+        0.5 * ln2,  # where k = round(x / ln 2) changes
+        -0.5 * ln2,
+        np.nextafter(0.5 * ln2, 1.0),
+        np.log(info.max),  # the largest finite result
+        np.nextafter(np.log(info.max), np.inf),
+        np.log(info.tiny),  # the smallest normal result
+        np.log(info.smallest_subnormal),
+        low,
+        high,
+        -1e6,
+        1e6,
+    ]
+    return np.concatenate(
+        [
+            rng.uniform(low, high, N_RANDOM),
+            rng.uniform(-1.0, 1.0, N_RANDOM // 4),
+            rng.uniform(np.log(info.tiny) - 40, np.log(info.tiny), N_RANDOM // 8),
+            np.array(edges),
+        ]
+    ).astype(dtype)
+
+
+def _log_arguments(rng, dtype):
+    info = np.finfo(dtype)
+    sqrt2 = np.sqrt(dtype(2))
+    tiny_exponent = np.log2(float(info.smallest_subnormal))
+    edges = [
+        1.0,
+        2.0,
+        0.5,
+        sqrt2,
+        np.nextafter(sqrt2, dtype(2)),
+        np.nextafter(sqrt2, dtype(0)),
+        info.eps,
+        1 - info.eps,
+        np.nextafter(dtype(1), dtype(0)),
+        np.nextafter(dtype(1), dtype(2)),
+        info.tiny,
+        np.nextafter(info.tiny, dtype(0)),  # the largest subnormal
+        info.smallest_subnormal,
+        info.max,
+    ]
+    return np.concatenate(
+        [
+            2.0 ** rng.uniform(tiny_exponent, np.log2(float(info.max)), N_RANDOM),
+            rng.uniform(0.0, 2.0, N_RANDOM // 4),
+            1.0 + rng.uniform(-1e-6, 1e-6, N_RANDOM // 8),
+            np.array(edges, dtype=np.float64),
+        ]
+    ).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_exp_is_within_one_ulp_of_numpy(dtype, rng):
+    x = _exp_arguments(rng, dtype)
+    got = _apply(_exp_each, x)
+    expected = _reference(np.exp, x)
+    assert got.dtype == dtype
+    distance = ulp_distance(got, expected)
+    assert distance.max() <= 1, x[distance.argmax()]
+    # Most results are NumPy's to the bit, not merely close.
+    assert np.mean(distance == 0) > 0.8
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log_is_within_one_ulp_of_numpy(dtype, rng):
+    y = _log_arguments(rng, dtype)
+    got = _apply(_log_each, y)
+    expected = _reference(np.log, y)
+    assert got.dtype == dtype
+    distance = ulp_distance(got, expected)
+    assert distance.max() <= 1, y[distance.argmax()]
+    assert np.mean(distance == 0) > 0.8
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_special_values_match_numpy_exactly(dtype):
+    special = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, -1.0, -np.nan], dtype)
+    for kernel, function in [(_exp_each, np.exp), (_log_each, np.log)]:
+        got = _apply(kernel, special)
+        np.testing.assert_array_equal(got, _reference(function, special))
+    # exp's results at its range ends: exactly inf, 0 and the smallest subnormal.
+    info = np.finfo(dtype)
+    ends = np.array([800.0, -800.0, np.log(float(info.smallest_subnormal))], dtype)
+    np.testing.assert_array_equal(_apply(_exp_each, ends), _reference(np.exp, ends))
+
+
+def test_bit_helpers_round_trip(rng):
+    x = np.concatenate([rng.standard_normal(100), [0.0, -0.0, np.inf, 5e-324]])
+    bits, back = np.empty(x.size, np.int64), np.empty_like(x)
+    _bits_round_trip(x, bits, back)
+    np.testing.assert_array_equal(bits, x.view(np.int64))
+    np.testing.assert_array_equal(back.view(np.int64), x.view(np.int64))
+
+
+def test_ln2_split_is_exact_enough():
+    """k ln2_hi is exact for every k the reduction meets (|k| <= 1076 < 2^11,
+    hi has 21 significant bits), and lo is the rest of ln 2 (checked against
+    40 exact digits)."""
+    import decimal
+
+    hi, lo = _vector_math.LN2_HI, _vector_math.LN2_LO
+    assert hi.hex().endswith("00000000p-1")  # 32 trailing zero bits
+    assert abs(lo) < 2.0**-20 * hi  # hi holds 21 significant bits
+    with decimal.localcontext() as context:
+        context.prec = 40
+        error = decimal.Decimal(hi) + decimal.Decimal(lo) - decimal.Decimal(2).ln()
+        # lo is ln 2 - hi correctly rounded: within half an ulp of lo, so
+        # k (hi + lo) is off k ln 2 by < 1076 * 2^-74, far below an ulp of r.
+        assert abs(error) <= decimal.Decimal(float(np.spacing(lo))) / 2
