@@ -91,16 +91,17 @@ def adam_step(theta, grad, learning_rate_init, beta_1, beta_2, epsilon, t, m, s)
 
 
 @jit
-def step_range(theta, grad, solver_code, hyper, first, second, t, start, stop):
-    """One update of parameters start <= p < stop (Adam at step t); first and
-    second are the state arrays (see ``optimizer_step``).
+def step_range(theta, grad_range, solver_code, hyper, first, second, t, start, stop):
+    """One update of parameters start <= p < stop (Adam at step t), whose
+    gradient is grad_range (stop - start,); first and second are the state
+    arrays (see ``optimizer_step``).
 
     Writes: theta[start:stop] and the state arrays on that range.
     """
     if solver_code == SGD:
         sgd_step(
             theta[start:stop],
-            grad[start:stop],
+            grad_range,
             hyper[0],
             hyper[1],
             hyper[2] != 0.0,
@@ -109,7 +110,7 @@ def step_range(theta, grad, solver_code, hyper, first, second, t, start, stop):
     else:
         adam_step(
             theta[start:stop],
-            grad[start:stop],
+            grad_range,
             hyper[0],
             hyper[3],
             hyper[4],
@@ -146,12 +147,32 @@ def optimizer_step(theta, grad, solver_code, hyper, state, threaded):
         for c in prange(n_chunks):
             start = np.int64(c) * PARAM_CHUNK
             stop = min(start + PARAM_CHUNK, n_params)
-            step_range(theta, grad, solver_code, hyper, first, second, t, start, stop)
+            step_range(
+                theta,
+                grad[start:stop],
+                solver_code,
+                hyper,
+                first,
+                second,
+                t,
+                start,
+                stop,
+            )
     else:
         for c in range(n_chunks):
             start = np.int64(c) * PARAM_CHUNK
             stop = min(start + PARAM_CHUNK, n_params)
-            step_range(theta, grad, solver_code, hyper, first, second, t, start, stop)
+            step_range(
+                theta,
+                grad[start:stop],
+                solver_code,
+                hyper,
+                first,
+                second,
+                t,
+                start,
+                stop,
+            )
 
 
 @dataclass

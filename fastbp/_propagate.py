@@ -307,11 +307,11 @@ def sum_of_squares(values):
 
 
 @jit(inline="always")
-def add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop):
-    """acc[p] = (0 if overwrite else acc[p]) + sum_blk block_grads[blk, p], in
-    block order, for start <= p < stop.  Loops run block by block over
-    contiguous parameters, so they vectorise.  Writes: acc[start:stop]."""
-    out = acc[start:stop]
+def add_blocks_range(block_grads, n_blocks, out, overwrite, start, stop):
+    """out[p - start] = (0 if overwrite else out[p - start]) + sum_blk
+    block_grads[blk, p], in block order, for start <= p < stop.  Loops run
+    block by block over contiguous parameters, so they vectorise.
+    Writes: out (stop - start,)."""
     first = 0
     if overwrite:
         out[:] = block_grads[0, start:stop]
@@ -327,21 +327,22 @@ def add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop):
 
 @jit(inline="always")
 def finish_gradient_range(
-    block_grads, n_blocks, theta, grad, accumulate, n_weights, alpha, S, start, stop
+    block_grads, n_blocks, theta, out, accumulate, n_weights, alpha, S, start, stop
 ):
-    """Complete the gradient on parameters start <= p < stop.
+    """Complete the gradient on parameters start <= p < stop, into out (the
+    range's gradient: grad[start:stop], or a scratch of that length).
 
-    g = (grad if accumulate else 0) + sum_blk block_grads[blk]; then
-    grad = (g + alpha W) / S on weights (p < n_weights), g / S on intercepts
+    g = (out if accumulate else 0) + sum_blk block_grads[blk]; then
+    out = (g + alpha W) / S on weights (p < n_weights), g / S on intercepts
     (as multiplications by 1 / S).
-    Writes: grad[start:stop].  Returns sum(W^2) over the range as a float64.
+    Writes: out (stop - start,).  Returns sum(W^2) over the range as a float64.
     """
     # One division, then multiplications: a division per parameter was the
     # costliest part of the pass (differs from g / S by at most one ulp).
     inv_S = theta.dtype.type(1) / S
     a = theta.dtype.type(alpha)
     n_w = max(0, min(stop, n_weights) - start)  # weights among the range
-    w, out = theta[start:stop], grad[start:stop]
+    w = theta[start:stop]
     if n_blocks == 1 and not accumulate:
         # One row block (every batch of up to MIN_BLOCK_ROWS rows): read the
         # block's sums directly instead of copying them first (same bits).
@@ -351,7 +352,7 @@ def finish_gradient_range(
         for q in range(n_w, out.shape[0]):
             out[q] = g[q] * inv_S
     else:
-        add_blocks_range(block_grads, n_blocks, grad, not accumulate, start, stop)
+        add_blocks_range(block_grads, n_blocks, out, not accumulate, start, stop)
         for q in range(n_w):
             out[q] = (out[q] + a * w[q]) * inv_S
         for q in range(n_w, out.shape[0]):
@@ -372,11 +373,13 @@ def add_blocks_into(block_grads, n_blocks, acc, overwrite, threaded):
     if threaded and n_chunks > 1:
         for c in prange(n_chunks):
             start, stop = chunk_range(c, n_params)
-            add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop)
+            out = acc[start:stop]
+            add_blocks_range(block_grads, n_blocks, out, overwrite, start, stop)
     else:
         for c in range(n_chunks):
             start, stop = chunk_range(c, n_params)
-            add_blocks_range(block_grads, n_blocks, acc, overwrite, start, stop)
+            out = acc[start:stop]
+            add_blocks_range(block_grads, n_blocks, out, overwrite, start, stop)
 
 
 @jit(parallel=True)
@@ -406,7 +409,7 @@ def finish_gradient(
                 block_grads,
                 n_blocks,
                 theta,
-                grad,
+                grad[start:stop],
                 accumulate,
                 n_weights,
                 alpha,
@@ -421,7 +424,7 @@ def finish_gradient(
                 block_grads,
                 n_blocks,
                 theta,
-                grad,
+                grad[start:stop],
                 accumulate,
                 n_weights,
                 alpha,

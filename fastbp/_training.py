@@ -60,10 +60,23 @@ def _finish_and_step_chunk(
     second) as in ``step_range``.  Returns the chunk's sum(W^2)."""
     solver_code, hyper, first, second = solver
     start, stop = chunk_range(chunk, theta.shape[0])
+    # The chunk's gradient in a scratch that stays in cache (the allocator
+    # hands the same block back chunk after chunk): the update needs no
+    # full-size gradient written back to memory.
+    chunk_grad = np.empty(stop - start, dtype=theta.dtype)
     penalty = finish_gradient_range(
-        block_grads, n_blocks, theta, grad, False, n_weights, alpha, S, start, stop
+        block_grads,
+        n_blocks,
+        theta,
+        chunk_grad,
+        False,
+        n_weights,
+        alpha,
+        S,
+        start,
+        stop,
     )
-    step_range(theta, grad, solver_code, hyper, first, second, t, start, stop)
+    step_range(theta, chunk_grad, solver_code, hyper, first, second, t, start, stop)
     return penalty
 
 
