@@ -68,7 +68,8 @@ def derivative_from_output(a, code):
 
 @jit
 def bias_activate_inplace(Z, b, code):
-    """A = f(Z + b) in place, for a block of pre-activations Z (m, n) and b (n,).
+    """A = f(Z + b) in place, for a C-contiguous block of pre-activations
+    Z (m, n) and b (n,).
 
     SOFTMAX is row-wise and stable: exp(z - max z) / sum(exp(z - max z)).  The
     code is tested once, outside the loops, so each loop vectorises.
@@ -82,9 +83,16 @@ def bias_activate_inplace(Z, b, code):
                 Z[i, j] += b[j]
                 if Z[i, j] > top:
                     top = Z[i, j]
-            total = type(top)(0)
             for j in range(n):
-                Z[i, j] = simd_exp(Z[i, j] - top)
+                Z[i, j] -= top
+        # The exponentials in one flat pass over the block (SIMD; a row's few
+        # units are too short a loop), then each row's sum and division.
+        z_flat = Z.reshape(Z.size)
+        for q in range(z_flat.shape[0]):
+            z_flat[q] = simd_exp(z_flat[q])
+        for i in range(m):
+            total = Z.dtype.type(0)
+            for j in range(n):
                 total += Z[i, j]
             for j in range(n):
                 Z[i, j] /= total
