@@ -17,10 +17,8 @@ SOFTMAX    exp(z_k) / sum exp(z)   a_k (delta_kj - a_j)  (row-wise, see
 =========  ======================  =====================
 """
 
-import numpy as np
-
 from fastbp._config import FEW_COLUMNS, jit
-from fastbp._vector_math import simd_exp
+from fastbp._vector_math import simd_exp, simd_tanh
 
 IDENTITY, LOGISTIC, TANH, RELU, EXP, SOFTMAX = range(6)
 
@@ -43,7 +41,7 @@ def activate(z, code):
     if code == LOGISTIC:
         return one / (one + simd_exp(-z))
     if code == TANH:
-        return np.tanh(z)
+        return simd_tanh(z)
     if code == RELU:
         return z if z > 0 else type(z)(0)
     if code == EXP:

@@ -32,6 +32,12 @@ def _log_each(x, out):
 
 
 @jit
+def _tanh_each(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _vector_math.simd_tanh(x[i])
+
+
+@jit
 def _bits_round_trip(x, bits, back):
     for i in range(x.shape[0]):
         bits[i] = _vector_math.bits_of_float64(x[i])
@@ -145,12 +151,67 @@ def test_log_is_within_one_ulp_of_numpy(dtype, rng):
     assert np.mean(distance == 0) > 0.8
 
 
+def _tanh_arguments(rng, dtype):
+    tiny = np.finfo(dtype).tiny
+    edges = [0.0, -0.0, tiny, -tiny, 1e-300, 0.5 * np.log(2.0), 0.55, 19.0, 19.1, 20.0]
+    return np.concatenate(
+        [
+            rng.uniform(-25.0, 25.0, N_RANDOM),
+            rng.uniform(-1.0, 1.0, N_RANDOM // 4),
+            rng.standard_normal(N_RANDOM // 8) * 1e-4,
+            np.array(edges),
+        ]
+    ).astype(dtype)
+
+
+@pytest.mark.parametrize(("dtype", "max_ulps"), [(np.float64, 3), (np.float32, 1)])
+def test_tanh_is_within_three_ulps_of_numpy(dtype, max_ulps, rng):
+    """float64: at most 3 ulps from NumPy's tanh (see the exact-value test for
+    the error itself); float32: computed in float64, so NumPy's float64 tanh
+    rounded to float32, within one ulp."""
+    x = _tanh_arguments(rng, dtype)
+    got = _apply(_tanh_each, x)
+    assert got.dtype == dtype
+    distance = ulp_distance(got, _reference(np.tanh, x))
+    assert distance.max() <= max_ulps, x[distance.argmax()]
+    assert np.mean(distance == 0) > 0.6
+
+
+def test_tanh_against_exact_values(rng):
+    """float64 tanh within 2.5 ulps of tanh computed with 40 exact digits:
+    near 0 (e = expm1(2|x|) then e / (e + 2): three roundings) and beyond."""
+    import decimal
+
+    n = 300 if numba.config.DISABLE_JIT else 3000
+    x = np.concatenate(
+        [rng.uniform(0.0, 0.4, n), rng.uniform(0.4, 20.0, n), rng.uniform(0, 1e-4, n)]
+    )
+    got = _apply(_tanh_each, x)
+    with decimal.localcontext() as context:
+        context.prec = 40
+        for value, result in zip(x, got, strict=True):
+            e2 = (2 * decimal.Decimal(float(value))).exp()
+            exact = (e2 - 1) / (e2 + 1)
+            error = (decimal.Decimal(float(result)) - exact) / decimal.Decimal(
+                float(np.spacing(result))
+            )
+            assert abs(error) <= 2.5, value
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_special_values_match_numpy_exactly(dtype):
     special = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, -1.0, -np.nan], dtype)
-    for kernel, function in [(_exp_each, np.exp), (_log_each, np.log)]:
-        got = _apply(kernel, special)
-        np.testing.assert_array_equal(got, _reference(function, special))
+    saturated = np.array([30.0, -30.0, 1e30, -1e30, np.inf, -np.inf], dtype)
+    for values, function, kernel in [
+        (special, np.exp, _exp_each),
+        (special, np.log, _log_each),
+        (special, np.tanh, _tanh_each),
+        (saturated, np.tanh, _tanh_each),
+    ]:
+        got, expected = _apply(kernel, values), _reference(function, values)
+        np.testing.assert_array_equal(got, expected)
+        numbers = ~np.isnan(expected)  # zeros keep their sign: tanh(-0) = -0
+        assert np.all(np.signbit(got[numbers]) == np.signbit(expected[numbers]))
     # exp's results at its range ends: exactly inf, 0 and the smallest subnormal.
     info = np.finfo(dtype)
     ends = np.array([800.0, -800.0, np.log(float(info.smallest_subnormal))], dtype)
