@@ -130,6 +130,17 @@ def next_step(solver_code, state):
     return step_counter[0]
 
 
+@jit
+def _step_chunk(chunk, theta, grad, solver_code, hyper, state, t):
+    """``step_range`` on parameter chunk ``chunk`` (PARAM_CHUNK parameters)."""
+    first, second, _ = state
+    start = chunk * PARAM_CHUNK
+    stop = min(start + PARAM_CHUNK, theta.shape[0])
+    step_range(
+        theta, grad[start:stop], solver_code, hyper, first, second, t, start, stop
+    )
+
+
 @jit(parallel=True)
 def optimizer_step(theta, grad, solver_code, hyper, state, threaded):
     """Dispatch one update.  hyper = (learning_rate, momentum, nesterov, beta_1,
@@ -140,39 +151,13 @@ def optimizer_step(theta, grad, solver_code, hyper, state, threaded):
     Writes: theta and the state arrays.
     """
     t = next_step(solver_code, state)
-    first, second, _ = state
-    n_params = theta.shape[0]
-    n_chunks = max(1, (n_params + PARAM_CHUNK - 1) // PARAM_CHUNK)
+    n_chunks = max(1, (theta.shape[0] + PARAM_CHUNK - 1) // PARAM_CHUNK)
     if threaded and n_chunks > 1:
         for c in prange(n_chunks):
-            start = np.int64(c) * PARAM_CHUNK
-            stop = min(start + PARAM_CHUNK, n_params)
-            step_range(
-                theta,
-                grad[start:stop],
-                solver_code,
-                hyper,
-                first,
-                second,
-                t,
-                start,
-                stop,
-            )
+            _step_chunk(np.int64(c), theta, grad, solver_code, hyper, state, t)
     else:
         for c in range(n_chunks):
-            start = np.int64(c) * PARAM_CHUNK
-            stop = min(start + PARAM_CHUNK, n_params)
-            step_range(
-                theta,
-                grad[start:stop],
-                solver_code,
-                hyper,
-                first,
-                second,
-                t,
-                start,
-                stop,
-            )
+            _step_chunk(c, theta, grad, solver_code, hyper, state, t)
 
 
 @dataclass
