@@ -95,7 +95,6 @@ def measure(case, dtype, solver, n_threads):
     buffers = make_buffers(m, X.shape[1], Y.shape[1], layout, n_params, dtype)
     state = OptimizerState.create(solver, 1e-3, n_params, dtype)
     optimizer = state.kernel_args(0.9, True, 0.9, 0.999, 1e-8)
-    grad = np.empty_like(theta)
     with threads(n_threads):
         threaded = use_threads(m, layout, update_is_costly(solver, n_params))
         with compute_threads(threaded):
@@ -123,7 +122,6 @@ def measure(case, dtype, solver, n_threads):
                     model,
                     dtype.type(m),
                     optimizer,
-                    grad,
                     buffers[7],
                     threaded,
                 ),

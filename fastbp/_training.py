@@ -52,7 +52,7 @@ EPOCH_OK, EPOCH_NON_FINITE_LOSS, EPOCH_ZERO_WEIGHT_BATCH = range(3)
 
 @jit
 def _finish_and_step_chunk(
-    block_grads, n_blocks, theta, n_weights, alpha, S, solver, grad, t, chunk
+    block_grads, n_blocks, theta, n_weights, alpha, S, solver, t, chunk
 ):
     """Finish the gradient on parameter chunk ``chunk`` and update it (Adam at
     step t).  A call, not inlined code: inside a parallel kernel's body the
@@ -82,14 +82,14 @@ def _finish_and_step_chunk(
 
 @jit(parallel=True)
 def finish_gradient_and_step(
-    block_grads, n_blocks, model, S, optimizer, grad, chunk_sums, threaded
+    block_grads, n_blocks, model, S, optimizer, chunk_sums, threaded
 ):
     """Complete the gradient from one wave's row blocks and apply one update,
     chunk by chunk: each chunk of parameters is finished and stepped while it
     is in cache (one pass over the parameters instead of three).
 
     Returns sum(W^2) at the parameters before the update (chunk sums added in
-    chunk order).  Writes: grad, theta, the optimizer state, chunk_sums.
+    chunk order).  Writes: theta, the optimizer state, chunk_sums.
     """
     theta, layout, _, alpha = model
     solver_code, hyper, state = optimizer
@@ -107,7 +107,6 @@ def finish_gradient_and_step(
                 alpha,
                 S,
                 (solver_code, hyper, first, second),
-                grad,
                 t,
                 np.int64(c),
             )
@@ -121,7 +120,6 @@ def finish_gradient_and_step(
                 alpha,
                 S,
                 (solver_code, hyper, first, second),
-                grad,
                 t,
                 c,
             )
@@ -172,7 +170,6 @@ def run_epoch(
                 model,
                 S,
                 optimizer,
-                grad,
                 chunk_sums,
                 threaded,
             )
