@@ -46,10 +46,10 @@ from fastbp._validation import (
     column_or_1d,
     hidden_layer_list,
     labels_from_outputs,
+    sorted_labels,
     type_of_target,
-    unique_labels,
-    validate_data,
     validate_predict_input,
+    validate_training_input,
     validation_accuracy,
     validation_r2,
 )
@@ -579,15 +579,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     loss = "log_loss"
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
+        X, y = validate_training_input(self, X, y, y_numeric=False, reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
@@ -595,7 +587,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
-            classes = unique_labels(y)
+            classes = sorted_labels(y)
             if self.warm_start:
                 if set(classes) != set(self.classes_):
                     raise ValueError(
@@ -794,16 +786,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         )
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            y_numeric=True,
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
+        X, y = validate_training_input(self, X, y, y_numeric=True, reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and (y < 0).any():

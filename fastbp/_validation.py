@@ -9,9 +9,10 @@ messages for sample weights and ``partial_fit``'s ``classes``, and
 ``partial_fit`` and switches validation off in nested calls exactly as
 scikit-learn's MLP does.
 
-Five shortcuts replace scikit-learn calls whose checks cost more than a small
-network's work (``validate_predict_input``, ``labels_from_outputs``,
-``binarized_labels``, ``validation_accuracy``, ``validation_r2``).  Each
+Seven shortcuts replace scikit-learn calls whose checks cost more than a small
+network's work (``validate_predict_input``, ``validate_training_input``,
+``sorted_labels``, ``labels_from_outputs``, ``binarized_labels``,
+``validation_accuracy``, ``validation_r2``).  Each
 writes out scikit-learn 1.9's rule for the common, already-valid input,
 verifies that it has one, and hands anything else to the scikit-learn
 function itself; tests compare each with that function, errors and warnings
@@ -63,17 +64,77 @@ def validate_predict_input(estimator, X):
     validate_data costs ~65 us per call, more than a one-row forward pass of
     most networks; the shortcut costs ~2 us.
     """
-    if (
+    if _fits_the_fitted_features(estimator, X) and _all_finite(X):
+        return X
+    return validate_data(estimator, X, accept_sparse=["csr", "csc"], reset=False)
+
+
+def _fits_the_fitted_features(estimator, X):
+    """Whether X is a 2-D float64/float32 ndarray (not a subclass) with at
+    least one row and the fitted number of features, for an estimator fitted
+    without feature names: validate_data(estimator, X, reset=False) then
+    returns X itself if its values are finite."""
+    return (
         type(X) is np.ndarray
         and X.ndim == 2
         and X.dtype in _FLOAT_DTYPES
         and X.shape[0] > 0
         and X.shape[1] == getattr(estimator, "n_features_in_", None)
         and not hasattr(estimator, "feature_names_in_")
-        and _all_finite(X)
+    )
+
+
+def _finite_sum(values):
+    """Whether scikit-learn's finiteness test passes on its first step, the
+    sum (in float64, as scikit-learn takes it) being finite: then every value
+    is finite and that test warned about nothing."""
+    with np.errstate(all="ignore"):
+        return bool(np.isfinite(np.sum(values, dtype=np.float64)))
+
+
+def validate_training_input(estimator, X, y, y_numeric, reset):
+    """``validate_data(estimator, X, y, accept_sparse=["csr", "csc"],
+    multi_output=True, y_numeric=y_numeric, dtype=(np.float64, np.float32),
+    reset=reset)``, the check of fit's and partial_fit's inputs, with a
+    shortcut for a fitted estimator (``reset`` False: partial_fit after the
+    first call) and inputs it returns unchanged and silently: X as for
+    ``validate_predict_input``, y a 1-D ndarray (not a subclass) of X's length
+    holding integers or floats, and finite sums (so no check warned).
+    Everything else goes through ``validate_data``.  Saves ~150 us per
+    partial_fit call.
+    """
+    if (
+        not reset
+        and _fits_the_fitted_features(estimator, X)
+        and type(y) is np.ndarray
+        and y.ndim == 1
+        and y.shape[0] == X.shape[0]
+        and (y.dtype.kind in "iu" or y.dtype in _FLOAT_DTYPES)
+        and _finite_sum(X)
+        and (y.dtype.kind in "iu" or _finite_sum(y))
     ):
-        return X
-    return validate_data(estimator, X, accept_sparse=["csr", "csc"], reset=False)
+        return X, y
+    return validate_data(
+        estimator,
+        X,
+        y,
+        accept_sparse=["csr", "csc"],
+        multi_output=True,
+        y_numeric=y_numeric,
+        dtype=(np.float64, np.float32),
+        reset=reset,
+    )
+
+
+def sorted_labels(y):
+    """``unique_labels(y)``: for a 1-D integer ndarray (not a subclass), its
+    sorted distinct values in y's dtype (``np.unique``), which is what
+    scikit-learn's rule gives for such targets ("binary" or "multiclass"
+    targets, labels sorted); anything else goes to ``unique_labels``.
+    Saves ~250 us per partial_fit call."""
+    if type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "iu" and y.size:
+        return np.unique(y)
+    return unique_labels(y)
 
 
 def _default_dense_binarizer(binarizer):

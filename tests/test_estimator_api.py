@@ -923,6 +923,120 @@ def test_predict_input_check_returns_what_validate_data_returns(make):
         assert got is X_in
 
 
+TRAINING_X = {
+    "float64": lambda X: X,
+    "float32": lambda X: X.astype(np.float32),
+    "fortran": lambda X: np.asfortranarray(X),
+    "sum-overflows": lambda X: X * 1e307,
+    "nan": lambda X: np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X),
+    "one-feature-less": lambda X: X[:, 1:],
+    "int64": lambda X: np.round(X * 10).astype(np.int64),
+    "list": lambda X: X.tolist(),
+}
+TRAINING_Y = {
+    "same": lambda y: y,
+    "int32": lambda y: y.astype(np.int32),
+    "float": lambda y: y.astype(np.float64),
+    "float-nan": lambda y: np.where(np.arange(y.size) == 3, np.nan, y.astype(float)),
+    "column": lambda y: y.reshape(-1, 1),
+    "one-short": lambda y: y[:-1],
+    "list": lambda y: list(y),
+    "bool": lambda y: y > np.median(y),
+}
+
+
+def _call_recording(fn):
+    """(outcome(fn), [(warning category, message), ...])."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = outcome(fn)
+    return result, [(w.category, str(w.message)) for w in caught]
+
+
+@SILENCE_CONVERGENCE
+@pytest.mark.parametrize("y_case", TRAINING_Y)
+@pytest.mark.parametrize("x_case", TRAINING_X)
+@pytest.mark.parametrize("kind", ["MLPClassifier", "MLPRegressor"])
+def test_training_input_check_returns_what_validate_data_returns(kind, x_case, y_case):
+    """partial_fit's input shortcut accepts only what validate_data returns
+    unchanged (the very same arrays), and defers everything else to it:
+    same results, errors and warnings."""
+    from sklearn.utils.validation import validate_data
+
+    from fastbp._validation import validate_training_input
+
+    X, y = data_for(kind)
+    est = getattr(fastbp, kind)(hidden_layer_sizes=(3,), max_iter=2).fit(X, y)
+    X_in, y_in = TRAINING_X[x_case](X), TRAINING_Y[y_case](y)
+    y_numeric = kind == "MLPRegressor"
+    ours, our_warnings = _call_recording(
+        lambda: validate_training_input(est, X_in, y_in, y_numeric, reset=False)
+    )
+    theirs, their_warnings = _call_recording(
+        lambda: validate_data(
+            est,
+            X_in,
+            y_in,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=y_numeric,
+            dtype=(np.float64, np.float32),
+            reset=False,
+        )
+    )
+    assert our_warnings == their_warnings
+    assert ours[0] == theirs[0]
+    if theirs[0] != "ok":
+        assert ours[1] == theirs[1]
+        return
+    for got, expected, given in zip(ours[1], theirs[1], (X_in, y_in), strict=True):
+        assert type(got) is type(expected) and got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+        if expected is given:
+            assert got is given
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, 1, 2, 1, 3]),
+        np.array([3, 1, 2, 1, 3], dtype=np.int32),
+        np.array([7, 7, 7], dtype=np.uint8),
+        np.array([1, 0]),
+        np.array(["b", "a", "b"]),
+        np.array([0.0, 1.0, 1.0]),
+        np.array([True, False]),
+        np.array([[1, 0], [0, 1]]),
+        np.array([], dtype=np.int64),
+        [2, 1, 2],
+    ],
+    ids=[
+        "int64",
+        "int32",
+        "uint8-one-class",
+        "binary",
+        "str",
+        "float",
+        "bool",
+        "multilabel",
+        "empty",
+        "list",
+    ],
+)
+def test_sorted_labels_equal_unique_labels(y):
+    from sklearn.utils.multiclass import unique_labels
+
+    from fastbp._validation import sorted_labels
+
+    ours, theirs = outcome(sorted_labels, y), outcome(unique_labels, y)
+    assert ours[0] == theirs[0]
+    if theirs[0] == "ok":
+        assert ours[1].dtype == theirs[1].dtype
+        np.testing.assert_array_equal(ours[1], theirs[1])
+    else:
+        assert ours[1] == theirs[1]
+
+
 @pytest.mark.parametrize(
     "labels",
     [
