@@ -1189,3 +1189,26 @@ def test_validation_r2_equals_r2_score(shapes, true_dtype, pred_dtype, weighted,
     # Inputs outside the shortcut go to r2_score itself.
     ints = np.arange(57) % 5
     assert validation_r2(ints, ints + 1.0) == r2_score(ints, ints + 1.0)
+
+
+def test_fresh_random_state_equals_a_new_generator_per_call():
+    """Every fit / partial_fit draws from check_random_state(random_state), as
+    scikit-learn does; for an integer seed fastbp re-seeds the generator it
+    made before, which must be indistinguishable from a new one, and a
+    generator the user passed is used as is."""
+    est = fastbp.MLPClassifier(random_state=7)
+    first = est._fresh_random_state()
+    first.uniform(size=100)  # consumed by a fit
+    second = est._fresh_random_state()
+    expected = np.random.RandomState(7).get_state()
+    got = second.get_state()
+    assert got[0] == expected[0] and got[2:] == expected[2:]
+    np.testing.assert_array_equal(got[1], expected[1])
+    np.testing.assert_array_equal(
+        second.uniform(size=5), np.random.RandomState(7).uniform(size=5)
+    )
+    users = np.random.RandomState(3)
+    est.set_params(random_state=users)
+    assert est._fresh_random_state() is users
+    est.set_params(random_state=None)
+    assert est._fresh_random_state() is np.random.mtrand._rand
