@@ -45,6 +45,7 @@ from fastbp._validation import (
     check_is_fitted,
     checked_sample_weight,
     column_or_1d,
+    fitted_label_binarizer,
     hidden_layer_list,
     labels_from_outputs,
     sorted_labels,
@@ -601,8 +602,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
-            self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
+            self._label_binarizer = fitted_label_binarizer(y)
             self.classes_ = self._label_binarizer.classes_
         else:
             classes = sorted_labels(y)

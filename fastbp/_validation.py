@@ -9,10 +9,10 @@ messages for sample weights and ``partial_fit``'s ``classes``, and
 ``partial_fit`` and switches validation off in nested calls exactly as
 scikit-learn's MLP does.
 
-Seven shortcuts replace scikit-learn calls whose checks cost more than a small
+Eight shortcuts replace scikit-learn calls whose checks cost more than a small
 network's work (``validate_predict_input``, ``validate_training_input``,
-``sorted_labels``, ``labels_from_outputs``, ``binarized_labels``,
-``validation_accuracy``, ``validation_r2``).  Each
+``sorted_labels``, ``fitted_label_binarizer``, ``labels_from_outputs``,
+``binarized_labels``, ``validation_accuracy``, ``validation_r2``).  Each
 writes out scikit-learn 1.9's rule for the common, already-valid input,
 verifies that it has one, and hands anything else to the scikit-learn
 function itself; tests compare each with that function, errors and warnings
@@ -25,6 +25,7 @@ from sklearn.base import _fit_context  # noqa: F401  (re-exported)
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.neural_network import MLPClassifier as _SklearnMLPClassifier
 from sklearn.neural_network import MLPRegressor as _SklearnMLPRegressor
+from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import (  # noqa: F401  (re-exported)
     _check_partial_fit_first_call,
     type_of_target,
@@ -84,6 +85,19 @@ def _fits_the_fitted_features(estimator, X):
     )
 
 
+def _is_new_float_X(X):
+    """Whether X is a 2-D float64/float32 ndarray (not a subclass) with at
+    least one row and one column: validate_data(estimator, X, reset=True)
+    then returns X itself if its values are finite."""
+    return (
+        type(X) is np.ndarray
+        and X.ndim == 2
+        and X.dtype in _FLOAT_DTYPES
+        and X.shape[0] > 0
+        and X.shape[1] > 0
+    )
+
+
 def _finite_sum(values):
     """Whether scikit-learn's finiteness test passes on its first step, the
     sum (in float64, as scikit-learn takes it) being finite: then every value
@@ -96,16 +110,17 @@ def validate_training_input(estimator, X, y, y_numeric, reset):
     """``validate_data(estimator, X, y, accept_sparse=["csr", "csc"],
     multi_output=True, y_numeric=y_numeric, dtype=(np.float64, np.float32),
     reset=reset)``, the check of fit's and partial_fit's inputs, with a
-    shortcut for a fitted estimator (``reset`` False: partial_fit after the
-    first call) and inputs it returns unchanged and silently: X as for
-    ``validate_predict_input``, y a 1-D ndarray (not a subclass) of X's length
-    holding integers or floats, and finite sums (so no check warned).
-    Everything else goes through ``validate_data``.  Saves ~150 us per
-    partial_fit call.
+    shortcut for the inputs it returns unchanged and silently: X a 2-D
+    float64/float32 ndarray (not a subclass) with rows and columns (for a
+    fitted estimator, ``reset`` False: its number of features, and no fitted
+    feature names), y a 1-D ndarray (not a subclass) of X's length holding
+    integers or floats, and finite sums (so no check warned).  With ``reset``
+    it records n_features_in_ and drops feature_names_in_, as validate_data
+    does for such an X.  Everything else goes through ``validate_data``.
+    Saves ~100-150 us per fit or partial_fit call.
     """
     if (
-        not reset
-        and _fits_the_fitted_features(estimator, X)
+        (_fits_the_fitted_features(estimator, X) or (reset and _is_new_float_X(X)))
         and type(y) is np.ndarray
         and y.ndim == 1
         and y.shape[0] == X.shape[0]
@@ -113,6 +128,10 @@ def validate_training_input(estimator, X, y, y_numeric, reset):
         and _finite_sum(X)
         and (y.dtype.kind in "iu" or _finite_sum(y))
     ):
+        if reset:  # what validate_data records for an X without feature names
+            if hasattr(estimator, "feature_names_in_"):
+                delattr(estimator, "feature_names_in_")
+            estimator.n_features_in_ = X.shape[1]
         return X, y
     return validate_data(
         estimator,
@@ -126,15 +145,35 @@ def validate_training_input(estimator, X, y, y_numeric, reset):
     )
 
 
+def _is_integer_labels(y):
+    """Whether y is a non-empty 1-D integer ndarray (not a subclass): a
+    "binary" or "multiclass" target for scikit-learn, whose labels are its
+    sorted distinct values in y's dtype (``np.unique``)."""
+    return type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "iu" and y.size
+
+
 def sorted_labels(y):
-    """``unique_labels(y)``: for a 1-D integer ndarray (not a subclass), its
-    sorted distinct values in y's dtype (``np.unique``), which is what
-    scikit-learn's rule gives for such targets ("binary" or "multiclass"
-    targets, labels sorted); anything else goes to ``unique_labels``.
+    """``unique_labels(y)``, as ``np.unique`` for integer labels (see
+    ``_is_integer_labels``); anything else goes to ``unique_labels``.
     Saves ~250 us per partial_fit call."""
-    if type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "iu" and y.size:
+    if _is_integer_labels(y):
         return np.unique(y)
     return unique_labels(y)
+
+
+def fitted_label_binarizer(y):
+    """``LabelBinarizer().fit(y)``: for integer labels (``_is_integer_labels``)
+    its attributes written out, as scikit-learn's rules set them for such
+    targets: classes_ the sorted labels, y_type_ "binary" for at most two of
+    them, else "multiclass", sparse_input_ False.  Anything else goes to
+    ``LabelBinarizer.fit``.  Saves ~250 us per fit."""
+    binarizer = LabelBinarizer()
+    if not _is_integer_labels(y):
+        return binarizer.fit(y)
+    binarizer.classes_ = np.unique(y)
+    binarizer.y_type_ = "multiclass" if binarizer.classes_.size > 2 else "binary"
+    binarizer.sparse_input_ = False
+    return binarizer
 
 
 def _default_dense_binarizer(binarizer):

@@ -953,38 +953,61 @@ def _call_recording(fn):
     return result, [(w.category, str(w.message)) for w in caught]
 
 
+def _estimator_in_state(kind, state):
+    """An estimator never fitted, fitted on an ndarray, or fitted on a
+    DataFrame (feature names recorded)."""
+    X, y = data_for(kind)
+    est = getattr(fastbp, kind)(hidden_layer_sizes=(3,), max_iter=2)
+    if state == "fitted":
+        est.fit(X, y)
+    elif state == "fitted-with-names":
+        pd = pytest.importorskip("pandas")
+        est.fit(pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])]), y)
+    return est
+
+
 @SILENCE_CONVERGENCE
+@pytest.mark.parametrize(
+    ("state", "reset"),
+    [("fitted", False), ("unfitted", True), ("fitted-with-names", True)],
+    ids=["partial_fit", "fit", "refit-without-names"],
+)
 @pytest.mark.parametrize("y_case", TRAINING_Y)
 @pytest.mark.parametrize("x_case", TRAINING_X)
 @pytest.mark.parametrize("kind", ["MLPClassifier", "MLPRegressor"])
-def test_training_input_check_returns_what_validate_data_returns(kind, x_case, y_case):
-    """partial_fit's input shortcut accepts only what validate_data returns
-    unchanged (the very same arrays), and defers everything else to it:
-    same results, errors and warnings."""
+def test_training_input_check_returns_what_validate_data_returns(
+    kind, x_case, y_case, state, reset
+):
+    """fit's and partial_fit's input shortcut accepts only what validate_data
+    returns unchanged (the very same arrays), and defers everything else to
+    it: same results, errors, warnings and recorded n_features_in_ /
+    feature_names_in_."""
     from sklearn.utils.validation import validate_data
 
     from fastbp._validation import validate_training_input
 
     X, y = data_for(kind)
-    est = getattr(fastbp, kind)(hidden_layer_sizes=(3,), max_iter=2).fit(X, y)
+    est, ref = _estimator_in_state(kind, state), _estimator_in_state(kind, state)
     X_in, y_in = TRAINING_X[x_case](X), TRAINING_Y[y_case](y)
     y_numeric = kind == "MLPRegressor"
     ours, our_warnings = _call_recording(
-        lambda: validate_training_input(est, X_in, y_in, y_numeric, reset=False)
+        lambda: validate_training_input(est, X_in, y_in, y_numeric, reset=reset)
     )
     theirs, their_warnings = _call_recording(
         lambda: validate_data(
-            est,
+            ref,
             X_in,
             y_in,
             accept_sparse=["csr", "csc"],
             multi_output=True,
             y_numeric=y_numeric,
             dtype=(np.float64, np.float32),
-            reset=False,
+            reset=reset,
         )
     )
     assert our_warnings == their_warnings
+    assert getattr(est, "n_features_in_", None) == getattr(ref, "n_features_in_", None)
+    assert hasattr(est, "feature_names_in_") == hasattr(ref, "feature_names_in_")
     assert ours[0] == theirs[0]
     if theirs[0] != "ok":
         assert ours[1] == theirs[1]
@@ -1023,10 +1046,13 @@ def test_training_input_check_returns_what_validate_data_returns(kind, x_case, y
         "list",
     ],
 )
-def test_sorted_labels_equal_unique_labels(y):
+def test_sorted_labels_and_binarizer_equal_scikit_learns(y):
+    """sorted_labels = unique_labels, and fitted_label_binarizer =
+    LabelBinarizer().fit: same attributes, same transform, or same error."""
+    from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils.multiclass import unique_labels
 
-    from fastbp._validation import sorted_labels
+    from fastbp._validation import fitted_label_binarizer, sorted_labels
 
     ours, theirs = outcome(sorted_labels, y), outcome(unique_labels, y)
     assert ours[0] == theirs[0]
@@ -1035,6 +1061,19 @@ def test_sorted_labels_equal_unique_labels(y):
         np.testing.assert_array_equal(ours[1], theirs[1])
     else:
         assert ours[1] == theirs[1]
+    ours = outcome(fitted_label_binarizer, y)
+    theirs = outcome(lambda labels: LabelBinarizer().fit(labels), y)
+    assert ours[0] == theirs[0]
+    if theirs[0] != "ok":
+        assert ours[1] == theirs[1]
+        return
+    ours, theirs = ours[1], theirs[1]
+    assert vars(ours).keys() == vars(theirs).keys()
+    assert ours.y_type_ == theirs.y_type_
+    assert ours.sparse_input_ == theirs.sparse_input_
+    assert ours.classes_.dtype == theirs.classes_.dtype
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+    np.testing.assert_array_equal(ours.transform(y), theirs.transform(y))
 
 
 @pytest.mark.parametrize(
