@@ -881,6 +881,7 @@ def test_stdout_is_silent_by_default():
         lambda X: X.astype(np.float32),
         lambda X: np.asfortranarray(X),
         lambda X: X * 1e307,  # finite values whose sum overflows
+        lambda X: (X / np.abs(X).max() * 3e38).astype(np.float32),
         lambda X: X.astype(np.float16),
         lambda X: np.round(X * 10).astype(np.int64),
         lambda X: X.tolist(),
@@ -892,6 +893,7 @@ def test_stdout_is_silent_by_default():
         "float32",
         "fortran",
         "sum-overflows",
+        "float32-sum-overflows",
         "float16",
         "int64",
         "list",
@@ -928,6 +930,7 @@ TRAINING_X = {
     "float32": lambda X: X.astype(np.float32),
     "fortran": lambda X: np.asfortranarray(X),
     "sum-overflows": lambda X: X * 1e307,
+    "float32-sum-overflows": lambda X: (X / np.abs(X).max() * 3e38).astype(np.float32),
     "nan": lambda X: np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X),
     "one-feature-less": lambda X: X[:, 1:],
     "int64": lambda X: np.round(X * 10).astype(np.int64),
