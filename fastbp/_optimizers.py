@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import prange
 
-from fastbp._config import PARAM_CHUNK, jit
+from fastbp._config import jit
+from fastbp._params import chunk_range, param_chunks
 
 SGD, ADAM = 0, 1
 SOLVER_CODES = {"sgd": SGD, "adam": ADAM}
@@ -134,8 +135,7 @@ def next_step(solver_code, state):
 def _step_chunk(chunk, theta, grad, solver_code, hyper, state, t):
     """``step_range`` on parameter chunk ``chunk`` (PARAM_CHUNK parameters)."""
     first, second, _ = state
-    start = chunk * PARAM_CHUNK
-    stop = min(start + PARAM_CHUNK, theta.shape[0])
+    start, stop = chunk_range(chunk, theta.shape[0])
     step_range(
         theta, grad[start:stop], solver_code, hyper, first, second, t, start, stop
     )
@@ -151,7 +151,7 @@ def optimizer_step(theta, grad, solver_code, hyper, state, threaded):
     Writes: theta and the state arrays.
     """
     t = next_step(solver_code, state)
-    n_chunks = max(1, (theta.shape[0] + PARAM_CHUNK - 1) // PARAM_CHUNK)
+    n_chunks = param_chunks(theta.shape[0])
     if threaded and n_chunks > 1:
         for c in prange(n_chunks):
             _step_chunk(np.int64(c), theta, grad, solver_code, hyper, state, t)

@@ -10,11 +10,28 @@ scikit-learn's packing order (``_pack``): every layer's weight matrix
 ``(fan_in, fan_out, w_offset, b_offset)`` of layer l.  ``coefs_[l]`` and
 ``intercepts_[l]`` are views into theta, so one optimizer pass updates every
 parameter and L-BFGS reads and writes theta without packing copies.
+Element-wise passes over theta run in chunks of PARAM_CHUNK parameters
+(``param_chunks``, ``chunk_range``).
 """
 
 import numpy as np
 
+from fastbp._config import PARAM_CHUNK, jit
+
 FAN_IN, FAN_OUT, W_OFFSET, B_OFFSET = range(4)
+
+
+@jit
+def param_chunks(n_params):
+    """Number of PARAM_CHUNK-sized chunks covering n_params parameters."""
+    return max(1, (n_params + PARAM_CHUNK - 1) // PARAM_CHUNK)
+
+
+@jit
+def chunk_range(chunk, n_params):
+    """(start, stop) of parameter chunk ``chunk``."""
+    start = np.int64(chunk) * PARAM_CHUNK
+    return start, min(start + PARAM_CHUNK, n_params)
 
 
 def build_layout(layer_sizes):

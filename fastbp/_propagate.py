@@ -33,13 +33,19 @@ from fastbp._config import (
     MAX_BLOCK_ROWS,
     MIN_BLOCK_ROWS,
     MIN_BLOCK_WORK,
-    PARAM_CHUNK,
     TRANSPOSED_COPY_MAX_FAN_OUT,
     WAVE_BLOCKS,
     jit,
 )
 from fastbp._losses import weighted_loss_and_delta_into
-from fastbp._params import B_OFFSET, FAN_IN, FAN_OUT, W_OFFSET
+from fastbp._params import (
+    B_OFFSET,
+    FAN_IN,
+    FAN_OUT,
+    W_OFFSET,
+    chunk_range,
+    param_chunks,
+)
 
 
 @jit
@@ -275,19 +281,6 @@ def wave_loss_and_grad_into(
                 block_loss,
             )
     return n_blocks
-
-
-@jit
-def param_chunks(n_params):
-    """Number of PARAM_CHUNK-sized chunks covering n_params parameters."""
-    return max(1, (n_params + PARAM_CHUNK - 1) // PARAM_CHUNK)
-
-
-@jit
-def chunk_range(chunk, n_params):
-    """(start, stop) of parameter chunk ``chunk``."""
-    start = np.int64(chunk) * PARAM_CHUNK
-    return start, min(start + PARAM_CHUNK, n_params)
 
 
 @jit(fastmath={"reassoc"})

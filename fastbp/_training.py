@@ -33,15 +33,13 @@ from fastbp._config import (
     jit,
 )
 from fastbp._optimizers import next_step, optimizer_step, step_range
-from fastbp._params import B_OFFSET
+from fastbp._params import B_OFFSET, chunk_range, param_chunks
 from fastbp._propagate import (
     block_plan,
-    chunk_range,
     finish_gradient_range,
     loss_and_grad_into,
     make_buffers,
     multiply_adds_per_row,
-    param_chunks,
     wave_partials,
     wave_rows,
 )

@@ -210,7 +210,8 @@ def test_parameter_passes_identical_threaded_and_serial(solver):
     chunked penalty sum must not depend on the thread count)."""
     from fastbp._config import PARAM_CHUNK
     from fastbp._optimizers import OptimizerState, optimizer_step
-    from fastbp._propagate import finish_gradient, param_chunks
+    from fastbp._params import param_chunks
+    from fastbp._propagate import finish_gradient
 
     rng = np.random.RandomState(0)
     n_params, n_weights = 3 * PARAM_CHUNK + 17, 2 * PARAM_CHUNK + 5
