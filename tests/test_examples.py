@@ -1,10 +1,12 @@
 """Smoke tests: every script in examples/ runs and does its job.
 
 Each example runs in a fresh subprocess, as a user would run it, with
-``--quick --outdir tmp_path`` (quickstart.py takes no flags), from inside
-tmp_path so that nothing lands in the repository.  A test passes when the
-script exits with 0, writes its pictures (when matplotlib is importable) and
-prints the numbers that show it worked.
+``--quick --outdir tmp_path`` (every example takes both flags, quickstart.py
+and backprop_by_hand.py included, though these two draw no picture), from
+inside tmp_path so that nothing lands in the repository.  A test passes when
+the script exits with 0, writes its pictures (when matplotlib is importable)
+and prints the numbers that show it worked: the tests parse those numbers and
+check their values, not only that they are there.
 """
 
 import importlib.util
@@ -55,10 +57,27 @@ def assert_pictures(outdir, *names):
 
 
 def test_quickstart(tmp_path):
-    out = run_example("quickstart.py", cwd=tmp_path)
-    rows = re.findall(r"^(scikit-learn|fastbp)\s+\S+s\s+(\S+)$", out, re.MULTILINE)
-    assert [library for library, _ in rows] == ["scikit-learn", "fastbp"], out
-    assert all(float(accuracy) > 0.9 for _, accuracy in rows), out
+    out = run_example(
+        "quickstart.py", "--quick", "--outdir", str(tmp_path), cwd=tmp_path
+    )
+    assert "compiling / loading fastbp kernels" in out
+    assert number_after("warmup took", out) >= 0
+    assert "2 fits per library" in out  # the --quick setting, not the full 5
+    rows = re.findall(r"^(scikit-learn|fastbp)\s+(\S+)s\s+(\S+)$", out, re.MULTILINE)
+    assert [library for library, _, _ in rows] == ["scikit-learn", "fastbp"], out
+    (sk_seconds, sk_accuracy), (fb_seconds, fb_accuracy) = (
+        (float(seconds), float(accuracy)) for _, seconds, accuracy in rows
+    )
+    assert sk_accuracy > 0.9 and fb_accuracy > 0.9, out
+    # same random_state, same model up to rounding: the same test predictions
+    # (0.01 is 4 of the 450 test digits, room for a rounding-sized tie)
+    assert abs(sk_accuracy - fb_accuracy) < 0.01, out
+    assert sk_seconds > 0 and fb_seconds > 0, out
+    speed_up = number_after("fastbp speed-up:", out)
+    assert speed_up > 0, out
+    # the printed speed-up is the ratio of the printed medians (up to rounding)
+    assert speed_up == pytest.approx(sk_seconds / fb_seconds, rel=0.1), out
+    assert "exclude compiling" in out and "include the whole fit call" in out
     assert (
         number_after("largest difference between the two models' weights:", out) < 1e-6
     )
@@ -102,9 +121,14 @@ def test_grid_search_learning_rate(tmp_path):
         str(tmp_path),
         cwd=tmp_path,
     )
-    assert out.count("best parameters: {") == 2
-    for library in ("scikit-learn", "fastbp"):
-        assert number_after(f"{library}:", out) >= 0  # its time in seconds
+    best_params = re.findall(r"best parameters: (\{.*\})$", out, re.MULTILINE)
+    assert len(best_params) == 2, out
+    scores = re.findall(r"best mean CV accuracy: (\S+)$", out, re.MULTILINE)
+    best_scores = [float(score) for score in scores]
+    assert len(best_scores) == 2, out
+    # 10 digit classes: chance is 0.1; even the quick grid's best model is far above
+    assert all(score > 0.8 for score in best_scores), out
+    assert number_after("fastbp speed-up:", out) > 0
     # same random_state, same models: the two searches score alike
     assert number_after("largest difference in mean CV accuracy:", out) < 0.02
     assert_pictures(tmp_path, "grid_search_learning_rate.png")
@@ -117,7 +141,29 @@ def test_regression_pipeline(tmp_path):
     )
     r2 = number_after("5-fold cross-validated R^2:", out)
     assert r2 > 0.1  # clearly better than predicting the mean (R^2 = 0)
-    assert number_after("lowest validation loss", out) < 3000  # 1/2 var(y) is ~3000
+    match = re.search(
+        r"^lowest validation loss (\S+) at epoch (\d+) of (\d+)$", out, re.MULTILINE
+    )
+    assert match, out
+    best_loss, best, n_epochs = float(match[1]), int(match[2]), int(match[3])
+    assert best_loss < 3000  # 1/2 var(y) is ~3000
+    assert n_epochs == 200, out  # the --quick setting: 2 x 100 epochs
+    losses = {
+        int(epoch): (float(train), float(val))
+        for epoch, train, val in re.findall(
+            r"^epoch (\d+): training loss (\S+), validation loss (\S+)$",
+            out,
+            re.MULTILINE,
+        )
+    }
+    # overtraining: the validation loss bottoms out clearly before the last epoch
+    # and the training loss still falls after it
+    assert best < 0.9 * n_epochs, out
+    assert sorted(losses) == [best, n_epochs], out
+    assert losses[best][1] == best_loss, out
+    assert losses[n_epochs][0] < losses[best][0], out
+    assert losses[n_epochs][1] > best_loss, out
+    assert f"overtraining: after epoch {best}" in out
     assert_pictures(tmp_path, "regression_loss_curves.png")
 
 
