@@ -71,14 +71,35 @@ CASES = (
     ),
 )
 
-# Extra goals that are not a per-case speed-up over scikit-learn.
+# Extra goals that are not a per-case throughput ratio over scikit-learn.
 WIDE_PEAK_GOAL = 0.70  # fastbp on "wide": fraction of the measured GEMM peak
 ADAM_VS_SGD_GOAL = 0.90  # fastbp adam throughput / fastbp sgd throughput
 THREADS_NOT_SLOWER_GOAL = 1.0  # fastbp 2-thread / 1-thread, every case
 THREADS_SCALING_GOAL = 1.5  # fastbp 2-thread / 1-thread on medium and wide
 THREADS_SCALING_CASES = ("medium-b200", "medium-b32", "wide")
-# Rows per partial_fit call in the latency benchmark (one online-learning step).
+
+# Whole fit calls (set-up included), 1 thread, float64: epochs per fit, rows
+# (the case's n_samples where not listed) and the goals for 3-epoch fits.
+WHOLE_FIT_EPOCHS = (1, 3, 30)
+WHOLE_FIT_ROWS = {"tiny": 20_000, "small": 20_000, "regression": 20_000}
+WHOLE_FIT_GOALS = {"tiny": 30.0, "small": 3.5, "regression": 4.5, "medium-b200": 1.6}
+XOR_GOAL = 200.0  # whole 2500-epoch XOR fits, scikit-learn s / fastbp s
+
+# Single calls, scikit-learn s / fastbp s: partial_fit on PARTIAL_FIT_ROWS rows
+# and predict on one row, on LATENCY_GOAL_CASES; the one-row predict must also
+# beat PyTorch's forward pass on every case.
 PARTIAL_FIT_ROWS = 32
+PARTIAL_FIT_GOAL = 20.0
+PREDICT_ONE_ROW_GOAL = 8.0
+LATENCY_GOAL_CASES = ("tiny", "small")
+
+GRID_GOAL = 2.5  # GridSearchCV(n_jobs=2), first call in a fresh process
+
+# Fresh processes (seconds): first fit with an empty kernel cache, first fit
+# with a filled one, and import fastbp minus import sklearn.neural_network.
+COLD_FIRST_FIT_GOAL = 10.0
+WARM_FIRST_FIT_GOAL = 0.3
+IMPORT_OVERHEAD_GOAL_S = 0.2
 
 
 def make_data(case, dtype, n_samples=None, seed=0):

@@ -1,278 +1,226 @@
-"""Everything besides training throughput: GEMM peak, predict and partial_fit
-latency, GridSearchCV end to end, and the environment record."""
+"""Everything besides training throughput and whole fits: GEMM peak, predict
+and partial_fit latency, GridSearchCV in fresh processes, the environment.
 
+    python bench/_extras.py --grid-child fastbp|sklearn   # one GridSearchCV child
+"""
+
+import glob
+import hashlib
+import json
 import os
 import platform
 import subprocess
 import sys
-import time
-import warnings
+from functools import partial
 
-import numba
 import numpy as np
-from _cases import PARTIAL_FIT_ROWS
-from _runners import (
-    NEVER_STOP,
-    estimator_class,
-    estimator_params,
-    fit_estimator,
-    fit_torch,
-    threads,
-    torch,
-)
-from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_info, threadpool_limits
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GRID_RATES = (1e-3, 3e-3, 1e-2)
+GRID_CALLS = (("first", 2), ("second", 2), ("n_jobs_1", 1))  # (name, n_jobs)
 
 
 # ------------------------------------------------------------------ GEMM peak
 def gemm_peak(n, repeats, thread_counts, progress):
-    """Best observed flop rate of numpy's matmul of two n x n matrices.
+    """Best observed flop rate of numpy's matmul of two n x n matrices:
+    {"n", "repeats", "peak": {dtype: {threads: {"gflops", "runs"}}}}.  The
+    best run is the peak (a slower run only means interference)."""
+    from _runners import timed
+    from threadpoolctl import threadpool_limits
 
-    Returns {dtype: {threads: {"gflops": best, "runs": [...]}}}.  The best of
-    ``repeats`` runs is the peak (a slower run only means interference).
-    """
     rng = np.random.RandomState(0)
-    result = {}
+    peak = {}
     for dtype in ("float64", "float32"):
-        A = rng.standard_normal((n, n)).astype(dtype)
-        B = rng.standard_normal((n, n)).astype(dtype)
+        A, B = rng.standard_normal((2, n, n)).astype(dtype)
         C = np.empty((n, n), dtype=dtype)
-        result[dtype] = {}
+        peak[dtype] = {}
         for n_threads in thread_counts:
-            runs = []
             with threadpool_limits(limits=n_threads, user_api="blas"):
                 np.matmul(A, B, out=C)  # warm the BLAS threads
-                for _ in range(repeats):
-                    start = time.perf_counter()
-                    np.matmul(A, B, out=C)
-                    runs.append(2.0 * n**3 / (time.perf_counter() - start) / 1e9)
-            result[dtype][n_threads] = {"gflops": max(runs), "runs": runs}
-            progress(
-                f"GEMM {dtype} {n}x{n}, {n_threads} thread(s): "
-                f"{max(runs):.1f} GFLOP/s peak"
-            )
-    return {"n": n, "repeats": repeats, "peak": result}
+                runs = [
+                    2.0 * n**3 / timed(np.matmul, A, B, out=C)[0] / 1e9
+                    for _ in range(repeats)
+                ]
+            peak[dtype][n_threads] = {"gflops": max(runs), "runs": runs}
+            progress(f"GEMM {dtype} {n}x{n}, {n_threads}T: {max(runs):.1f} GFLOP/s")
+    return {"n": n, "repeats": repeats, "peak": peak}
 
 
-# ------------------------------------------------------------ predict latency
-def time_calls(fn, min_seconds, repeats=5):
-    """Median and min seconds per call of fn(), over ``repeats`` batches of
-    calls, each batch lasting about min_seconds / repeats."""
-    start = time.perf_counter()
-    fn()
-    once = time.perf_counter() - start
-    number = max(1, int(min_seconds / repeats / max(once, 1e-7)))
-    per_call = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        per_call.append((time.perf_counter() - start) / number)
-    return {
-        "median_s": float(np.median(per_call)),
-        "min_s": float(min(per_call)),
-        "max_s": float(max(per_call)),
-        "calls_per_batch": number,
-        "batches": repeats,
-    }
+# ------------------------------------------------------------------- latency
+def measure_latency(cases, n_threads, min_seconds, progress):
+    """predict() on 1 row and on 10,000 rows and partial_fit() on
+    PARTIAL_FIT_ROWS rows (one online-learning step, adam), float64, per
+    distinct network; models fitted for one epoch on 2,000 rows first."""
+    from _cases import PARTIAL_FIT_ROWS, make_data
+    from _runners import (
+        estimator_class,
+        estimator_params,
+        fit_model,
+        fit_torch,
+        threads,
+        time_calls,
+        torch,
+    )
 
-
-def predict_latency(cases, make_data, n_threads, min_seconds, progress):
-    """predict() on 1 row and on 10,000 rows, and partial_fit() on
-    PARTIAL_FIT_ROWS rows (one online-learning step), each library, float64.
-
-    Models are trained for one epoch on 2,000 rows first (the weights' values
-    do not change the cost).  ``n_threads`` for every library, as in training.
-    """
-    out = []
-    seen = set()
+    out, seen = [], set()
     for case in cases:
         if case.layers in seen:  # medium-b32 has medium-b200's network
             continue
         seen.add(case.layers)
         X10k, y10k = make_data(case, np.float64, 10_000)
-        X, y = X10k[:2_000], y10k[:2_000]
-        X1 = X10k[:1].copy()
-        row = {
-            "case": case.name,
-            "layers": case.shape_text,
-            "dtype": "float64",
-            "threads": n_threads,
-        }
+        X, y, X1 = X10k[:2_000], y10k[:2_000], X10k[:1].copy()
+        Xs, ys = X[:PARTIAL_FIT_ROWS], y[:PARTIAL_FIT_ROWS]
+        row = {"case": case.name, "layers": case.shape_text, "threads": n_threads}
+        # batch "auto" = min(200, rows): 200 for the fit, as every case here
+        # has; partial_fit's 32 rows then raise no batch-clipping warning.
+        params = {**estimator_params(case, "adam", 1), "batch_size": "auto"}
+        calls = {"1": ("predict", X1), "10000": ("predict", X10k)}
+        calls["partial_fit"] = ("partial_fit", Xs, ys)
         with threads(n_threads):
-            for library in ("fastbp", "sklearn"):
-                _, model = fit_estimator(library, case, "adam", X, y, 1)
-                X_step, y_step = X[:PARTIAL_FIT_ROWS], y[:PARTIAL_FIT_ROWS]
-                row[library] = {
-                    "1": time_calls(lambda m=model, X=X1: m.predict(X), min_seconds),
-                    "10000": time_calls(
-                        lambda m=model, X=X10k: m.predict(X), min_seconds
-                    ),
-                    "partial_fit": time_calls(
-                        lambda m=model, X=X_step, y=y_step: m.partial_fit(X, y),
-                        min_seconds,
-                    ),
+            for lib in ("fastbp", "sklearn"):
+                m = fit_model(estimator_class(lib, case.task)(**params), X, y)[1]
+                row[lib] = {
+                    key: time_calls(partial(getattr(m, name), *args), min_seconds)
+                    for key, (name, *args) in calls.items()
                 }
             if torch is not None:
-                _, model = fit_torch(case, "adam", X, y, 1)
-                model.eval()
-                t1, t10k = torch.from_numpy(X1), torch.from_numpy(X10k)
-                task = case.task
-
-                def torch_predict(t, model=model, task=task):
-                    with torch.no_grad():
-                        z = model(t)
-                    if task == "multiclass":
-                        return z.argmax(dim=1).numpy()
-                    if task == "binary":
-                        return (z[:, 0] > 0).numpy()
-                    return z[:, 0].numpy()
-
+                model = fit_torch(case, "adam", X, y, 1)[1].eval()
+                predict = partial(_torch_predict, model, case.task)
                 row["torch"] = {
-                    "1": time_calls(lambda t=t1: torch_predict(t), min_seconds),
-                    "10000": time_calls(lambda t=t10k: torch_predict(t), min_seconds),
+                    key: time_calls(partial(predict, torch.from_numpy(x)), min_seconds)
+                    for key, x in (("1", X1), ("10000", X10k))
                 }
         out.append(row)
+        f, s = row["fastbp"], row["sklearn"]
         progress(
-            f"predict {case.name}: 1 row fastbp {row['fastbp']['1']['median_s'] * 1e6:.0f}"
-            f" us vs sklearn {row['sklearn']['1']['median_s'] * 1e6:.0f} us; 10k rows "
-            f"{row['fastbp']['10000']['median_s'] * 1e3:.2f} ms vs "
-            f"{row['sklearn']['10000']['median_s'] * 1e3:.2f} ms; partial_fit "
-            f"{row['fastbp']['partial_fit']['median_s'] * 1e6:.0f} us vs "
-            f"{row['sklearn']['partial_fit']['median_s'] * 1e6:.0f} us"
+            f"latency {case.name}: predict 1 row {f['1']['median'] * 1e6:.0f} vs "
+            f"{s['1']['median'] * 1e6:.0f} us, partial_fit "
+            f"{f['partial_fit']['median'] * 1e6:.0f} vs "
+            f"{s['partial_fit']['median'] * 1e6:.0f} us (fastbp vs sklearn)"
         )
     return out
 
 
+def _torch_predict(model, task, t):
+    """What predict() returns, from PyTorch: labels or values."""
+    from _runners import torch
+
+    with torch.no_grad():
+        z = model(t)
+    if task == "multiclass":
+        return z.argmax(dim=1).numpy()
+    return (z[:, 0] > 0 if task == "binary" else z[:, 0]).numpy()
+
+
 # --------------------------------------------------------------- GridSearchCV
-LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+def _grid_child(library):
+    """One fresh process: three GridSearchCV(...).fit calls, timed."""
+    import time
 
-
-def grid_search(epochs, repeats, n_threads, progress):
-    """GridSearchCV(5 learning rates x 3 folds, refit) on digits, both libraries,
-    interleaved; ``epochs`` fixed epochs per fit, so both do the same work."""
-    from _cases import Case
     from sklearn.datasets import load_digits
     from sklearn.model_selection import GridSearchCV
 
+    if library == "fastbp":
+        from fastbp import MLPClassifier
+    else:
+        from sklearn.neural_network import MLPClassifier
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
-    case = Case("digits", (64, 100, 10), 200, "multiclass", goal=0.0)
-    params = estimator_params(case, "adam", epochs)
-    grid = {"learning_rate_init": list(LEARNING_RATES)}
+    out = {}
+    for name, n_jobs in GRID_CALLS:
+        search = GridSearchCV(
+            MLPClassifier(hidden_layer_sizes=(64,), max_iter=100, random_state=0),
+            {"learning_rate_init": list(GRID_RATES)},
+            cv=3,
+            n_jobs=n_jobs,
+        )
+        start = time.perf_counter()
+        search.fit(X, y)
+        out[name] = time.perf_counter() - start
+    out["best_learning_rate_init"] = search.best_params_["learning_rate_init"]
+    out["best_cv_accuracy"] = float(search.best_score_)
+    print(json.dumps(out))
+
+
+def measure_grid(repeats, progress):
+    """``repeats`` pairs of fresh processes (fastbp, scikit-learn; the order
+    alternates), each timing GRID_CALLS; fastbp's kernel cache is warm."""
     runs = {"fastbp": [], "sklearn": []}
-    best = {}
-    with threads(n_threads):
-        for r in range(repeats):
-            order = ("fastbp", "sklearn") if r % 2 == 0 else ("sklearn", "fastbp")
-            for library in order:
-                search = GridSearchCV(
-                    estimator_class(library, case)(**params), grid, cv=3, n_jobs=1
-                )
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    start = time.perf_counter()
-                    search.fit(X, y)
-                    seconds = time.perf_counter() - start
-                runs[library].append(seconds)
-                best[library] = {
-                    "best_learning_rate_init": search.best_params_[
-                        "learning_rate_init"
-                    ],
-                    "best_cv_accuracy": float(search.best_score_),
-                }
-                progress(
-                    f"GridSearchCV {library} run {r + 1}/{repeats}: {seconds:.2f} s"
-                )
-    ratios = [s / f for f, s in zip(runs["fastbp"], runs["sklearn"], strict=True)]
+    for r in range(repeats):
+        for lib in ("fastbp", "sklearn") if r % 2 == 0 else ("sklearn", "fastbp"):
+            proc = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), "--grid-child", lib],
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+            )
+            if proc.returncode != 0:
+                return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+            runs[lib].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            progress(
+                f"GridSearchCV {lib} (fresh process {r + 1}/{repeats}): "
+                + ", ".join(f"{n} {runs[lib][-1][n]:.2f} s" for n, _ in GRID_CALLS)
+            )
     return {
         "dataset": "digits (1797 x 64, X / 16)",
-        "estimator": "MLPClassifier(hidden_layer_sizes=(100,), solver='adam', "
-        f"batch_size=200, max_iter={epochs}, tol=0, n_iter_no_change={NEVER_STOP})",
-        "grid": grid,
+        "estimator": "MLPClassifier(hidden_layer_sizes=(64,), max_iter=100, "
+        "random_state=0)",
+        "learning_rates": list(GRID_RATES),
         "cv": 3,
-        "fits": len(LEARNING_RATES) * 3 + 1,
-        "threads": n_threads,
-        "seconds": runs,
-        "best": best,
-        "speedup_runs": ratios,
-        "speedup_median": float(np.median(ratios)),
+        "calls": [{"name": n, "n_jobs": j} for n, j in GRID_CALLS],
+        "runs": runs,
     }
 
 
 # ---------------------------------------------------------------- environment
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = line.split(":", 1)[1].split()
-                    return sorted(f for f in flags if f.startswith(("avx", "fma")))
-    except OSError:
-        pass
-    return []
-
-
-def _git_commit(path):
+def _git(*args):
     try:
         return subprocess.run(
-            ["git", "-C", path, "rev-parse", "--short", "HEAD"],
+            ["git", "-C", os.path.dirname(HERE), *args],
             capture_output=True,
             text=True,
             timeout=10,
             check=True,
-        ).stdout.strip()
-    except Exception:
-        return "unknown"
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
-def _fastbp_sources(package_dir):
-    """sha256 of fastbp's sources and the files changed since the commit: the
-    working tree may differ from ``fastbp_commit`` when this runs."""
-    import glob
-    import hashlib
-
+def source_fingerprint(package_dir):
+    """The fastbp sources benchmarked: HEAD, sha256 of every .py file under the
+    package, and the files that differ from HEAD (the working tree may)."""
     digest = hashlib.sha256()
-    for path in sorted(glob.glob(os.path.join(package_dir, "*.py"))):
+    for path in sorted(
+        glob.glob(os.path.join(package_dir, "**", "*.py"), recursive=True)
+    ):
+        digest.update(os.path.relpath(path, package_dir).encode())
         with open(path, "rb") as fh:
             digest.update(fh.read())
+    status = _git("status", "--porcelain", "--", package_dir)
+    return {
+        "commit": (_git("rev-parse", "--short", "HEAD") or "unknown").strip(),
+        "sources_sha256": digest.hexdigest()[:16],
+        "uncommitted": ["unknown"]
+        if status is None
+        else [line[3:] for line in status.splitlines() if line.strip()],
+    }
+
+
+def _cpuinfo(key):
     try:
-        dirty = subprocess.run(
-            [
-                "git",
-                "-C",
-                os.path.dirname(package_dir),
-                "status",
-                "--porcelain",
-                "--",
-                "fastbp",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.split("\n")
-        dirty = [line[3:] for line in dirty if line.strip()]
-    except Exception:
-        dirty = ["unknown"]
-    return digest.hexdigest()[:16], dirty
+        with open("/proc/cpuinfo") as fh:
+            return next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith(key))
+    except (OSError, StopIteration):
+        return ""
 
 
 def environment():
+    import numba
     import scipy
     import sklearn
     import threadpoolctl
+    from _runners import torch
 
     import fastbp
 
@@ -280,12 +228,7 @@ def environment():
         layer = numba.threading_layer()
     except ValueError:
         layer = "none yet"
-    sources_sha, dirty = _fastbp_sources(os.path.dirname(fastbp.__file__))
-    env_vars = {
-        k: v
-        for k, v in os.environ.items()
-        if k.startswith(("OPENBLAS", "OMP_", "MKL_", "NUMBA_", "FASTBP_"))
-    }
+    prefixes = ("OPENBLAS", "OMP_", "MKL_", "NUMBA_", "FASTBP_")
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -296,16 +239,21 @@ def environment():
         "sklearn": sklearn.__version__,
         "threadpoolctl": threadpoolctl.__version__,
         "fastbp": fastbp.__version__,
-        "fastbp_commit": _git_commit(os.path.dirname(os.path.dirname(fastbp.__file__))),
-        "fastbp_sources_sha256": sources_sha,
-        "fastbp_uncommitted_changes": dirty,
+        "fastbp_source": source_fingerprint(os.path.dirname(fastbp.__file__)),
         "torch": torch.__version__ if torch is not None else "n/a",
         "numba_threading_layer": layer,
         "numba_num_threads": numba.config.NUMBA_NUM_THREADS,
         "cpu_count": os.cpu_count(),
-        "cpu_model": _cpu_model(),
-        "cpu_simd_flags": _cpu_flags(),
-        "env": env_vars,
-        "threadpool_info": threadpool_info(),
+        "cpu_model": _cpuinfo("model name") or platform.processor() or "unknown",
+        "cpu_simd_flags": sorted(
+            f for f in _cpuinfo("flags").split() if f.startswith(("avx", "fma"))
+        ),
+        "env": {k: v for k, v in os.environ.items() if k.startswith(prefixes)},
+        "threadpool_info": threadpoolctl.threadpool_info(),
         "loadavg": list(os.getloadavg()),
     }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--grid-child":
+        _grid_child(sys.argv[2])

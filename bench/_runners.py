@@ -1,4 +1,5 @@
-"""One training run per library, under a given thread count.
+"""One training run per library under a given thread count; the suite's one
+timer (``timed``, ``time_calls``) and one statistics helper (``stats``).
 
 Each runner trains a fresh model for a fixed number of epochs over the whole
 training set (shuffled every epoch) and returns the wall time of the whole
@@ -32,8 +33,42 @@ if not os.environ.get("FASTBP_BENCH_NO_TORCH"):
     except ImportError:  # pragma: no cover - depends on the machine
         pass
 
-LIBRARIES = ("fastbp", "sklearn", "torch")
 NEVER_STOP = 1_000_000_000  # n_iter_no_change
+
+
+def timed(fn, *args, **kwargs):
+    """(wall seconds, return value) of one call fn(*args, **kwargs)."""
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return time.perf_counter() - start, value
+
+
+def time_calls(fn, min_seconds, repeats=5):
+    """Seconds per call of fn(): stats() over ``repeats`` batches of calls
+    (after one untimed call), each batch lasting about min_seconds / repeats."""
+    once, _ = timed(fn)
+    number = max(1, int(min_seconds / repeats / max(once, 1e-7)))
+
+    def batch():
+        for _ in range(number):
+            fn()
+
+    per_call = [timed(batch)[0] / number for _ in range(repeats)]
+    return {**stats(per_call), "calls_per_batch": number}
+
+
+def stats(values):
+    """Runs, median, min, max and quartiles of a list of numbers."""
+    v = np.asarray(values, dtype=float)
+    q1, median, q3 = np.percentile(v, [25, 50, 75])
+    return {
+        "runs": v.tolist(),
+        "median": float(median),
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "q1": float(q1),
+        "q3": float(q3),
+    }
 
 
 @contextmanager
@@ -53,16 +88,14 @@ def threads(n):
                 torch.set_num_threads(previous_torch)
 
 
-def estimator_params(case, solver, epochs, learning_rate_init=None):
+def estimator_params(case, solver, epochs):
     """The hyperparameters given to both fastbp and scikit-learn."""
-    if learning_rate_init is None:
-        learning_rate_init = 0.001
     return dict(
         hidden_layer_sizes=case.hidden,
         activation="relu",
         solver=solver,
         batch_size=case.batch_size,
-        learning_rate_init=learning_rate_init,
+        learning_rate_init=0.001,
         max_iter=epochs,
         shuffle=True,
         random_state=0,
@@ -71,23 +104,25 @@ def estimator_params(case, solver, epochs, learning_rate_init=None):
     )
 
 
-def estimator_class(library, case):
+def estimator_class(library, task):
     if library == "fastbp":
         import fastbp as module
     else:
         import sklearn.neural_network as module
-    return module.MLPRegressor if case.task == "regression" else module.MLPClassifier
+    return module.MLPRegressor if task == "regression" else module.MLPClassifier
+
+
+def fit_model(model, X, y):
+    """(seconds, fitted model) of model.fit(X, y), ConvergenceWarning silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return timed(model.fit, X, y)
 
 
 def fit_estimator(library, case, solver, X, y, epochs):
     """Fit fastbp's or scikit-learn's MLP; return (seconds, fitted model)."""
-    model = estimator_class(library, case)(**estimator_params(case, solver, epochs))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        start = time.perf_counter()
-        model.fit(X, y)
-        seconds = time.perf_counter() - start
-    return seconds, model
+    params = estimator_params(case, solver, epochs)
+    return fit_model(estimator_class(library, case.task)(**params), X, y)
 
 
 # ----------------------------------------------------------------- PyTorch
@@ -97,22 +132,17 @@ def torch_model(case, dtype):
 
     torch.manual_seed(0)
     modules = []
-    sizes = case.layers
-    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
-        modules.append(nn.Linear(fan_in, fan_out))
-        if i < len(sizes) - 2:
-            modules.append(nn.ReLU())
-    model = nn.Sequential(*modules)
+    for fan_in, fan_out in itertools.pairwise(case.layers):
+        modules += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    model = nn.Sequential(*modules[:-1])
     return model.to(torch.float32 if dtype == np.float32 else torch.float64)
 
 
 def torch_tensors(case, X, y):
     X_t = torch.from_numpy(X)
     if case.task == "multiclass":
-        y_t = torch.from_numpy(y)
-    else:
-        y_t = torch.from_numpy(np.asarray(y, dtype=X.dtype).reshape(-1, 1))
-    return X_t, y_t
+        return X_t, torch.from_numpy(y)
+    return X_t, torch.from_numpy(np.asarray(y, dtype=X.dtype).reshape(-1, 1))
 
 
 def fit_torch(case, solver, X, y, epochs, tensors=None):
@@ -120,47 +150,33 @@ def fit_torch(case, solver, X, y, epochs, tensors=None):
     allows: same layers, batch size, learning rate, Nesterov momentum 0.9 /
     Adam(0.9, 0.999, 1e-8), L2 alpha=1e-4 as weight decay; a new permutation
     every epoch.  Returns (seconds, model)."""
+    X_t, y_t = tensors if tensors is not None else torch_tensors(case, X, y)
+    return timed(_torch_loop, case, solver, X_t, y_t, X.dtype, epochs)
+
+
+def _torch_loop(case, solver, X_t, y_t, dtype, epochs):
     from torch import nn
 
-    X_t, y_t = tensors if tensors is not None else torch_tensors(case, X, y)
-    start = time.perf_counter()
-    model = torch_model(case, X.dtype)
+    model = torch_model(case, dtype)
     decay = 1e-4 / case.batch_size  # scikit-learn adds alpha * W / batch_size
     if solver == "sgd":
         opt = torch.optim.SGD(
-            model.parameters(),
-            lr=0.001,
-            momentum=0.9,
-            nesterov=True,
-            weight_decay=decay,
+            model.parameters(), lr=1e-3, momentum=0.9, nesterov=True, weight_decay=decay
         )
     else:
-        opt = torch.optim.Adam(
-            model.parameters(),
-            lr=0.001,
-            betas=(0.9, 0.999),
-            eps=1e-8,
-            weight_decay=decay,
-        )
-    if case.task == "multiclass":
-        loss_fn = nn.CrossEntropyLoss()
-    elif case.task == "binary":
-        loss_fn = nn.BCEWithLogitsLoss()
-    else:
-        loss_fn = nn.MSELoss()
-    n = X_t.shape[0]
-    bs = case.batch_size
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=decay)
+    losses = {"multiclass": nn.CrossEntropyLoss, "binary": nn.BCEWithLogitsLoss}
+    loss_fn = losses.get(case.task, nn.MSELoss)()
+    n, bs = X_t.shape[0], case.batch_size
     generator = torch.Generator().manual_seed(0)
     for _ in range(epochs):
         perm = torch.randperm(n, generator=generator)
         for i in range(0, n, bs):
             idx = perm[i : i + bs]
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(X_t[idx]), y_t[idx])
-            loss.backward()
+            loss_fn(model(X_t[idx]), y_t[idx]).backward()
             opt.step()
-    seconds = time.perf_counter() - start
-    return seconds, model
+    return model
 
 
 def run_one(library, case, solver, X, y, epochs, torch_data=None):
@@ -174,9 +190,9 @@ def calibrate_epochs(library, case, solver, X, y, target_seconds, torch_data=Non
     """Number of epochs for which one run lasts about ``target_seconds``.
 
     After a discarded one-epoch warm-up, pilots grow geometrically from one
-    epoch until one lasts at least a quarter of the target,
-    so that per-fit overhead (validation, initialisation) is a small part of
-    the estimate; the count is then scaled linearly.
+    epoch until one lasts at least a quarter of the target, so that per-fit
+    overhead (validation, initialisation) is a small part of the estimate;
+    the count is then scaled linearly.
     """
     run_one(library, case, solver, X, y, 1, torch_data)  # warm-up, discarded
     epochs = 1

@@ -23,20 +23,9 @@ import time
 
 import numpy as np
 from _cases import make_data
-from _runners import calibrate_epochs, run_one, threads, torch_tensors
+from _runners import calibrate_epochs, run_one, stats, threads, torch_tensors
 
 SETTLE_SECONDS = 0.2
-
-
-def _stats(values):
-    v = np.asarray(values, dtype=float)
-    return {
-        "median": float(np.median(v)),
-        "min": float(v.min()),
-        "max": float(v.max()),
-        "q1": float(np.percentile(v, 25)),
-        "q3": float(np.percentile(v, 75)),
-    }
 
 
 def measure_throughput(
@@ -136,16 +125,11 @@ def measure_throughput(
                 cfg["libs"][lib] = {
                     "epochs": epochs[key],
                     "seconds": seconds[key],
-                    "throughput": tput,
-                    **_stats(tput),
+                    **stats(tput),  # runs: samples/s per round
                 }
-            fb = cfg["libs"]["fastbp"]["throughput"]
+            fb = np.array(cfg["libs"]["fastbp"]["runs"])
             for other in libraries[1:]:
-                ratios = [
-                    a / b
-                    for a, b in zip(fb, cfg["libs"][other]["throughput"], strict=True)
-                ]
-                cfg[f"speedup_vs_{other}"] = {"runs": ratios, **_stats(ratios)}
+                cfg[f"speedup_vs_{other}"] = stats(fb / cfg["libs"][other]["runs"])
             configs.append(cfg)
             vs = cfg["speedup_vs_sklearn"]
             progress(

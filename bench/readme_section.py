@@ -1,126 +1,87 @@
-"""Copy the figures of a benchmark run into README.md's Performance section.
+"""Write a benchmark run's figures into README.md's Performance section.
 
-    python bench/readme_section.py [bench/results/results.md]
+    python bench/readme_section.py [--json bench/results/results.json] [README.md]
 
-Rewrites the text between the ``<!-- bench:begin -->`` and
-``<!-- bench:end -->`` markers of README.md from results.md: the run header,
-a speed-up table (one column per listed configuration), the goals table,
-compile times, predict / partial_fit latency and the GridSearchCV comparison.  Nothing is measured here, so
-every figure in the README traces back to one ``bench/run.py`` run.
+Replaces the text between the ``<!-- bench:begin -->`` and
+``<!-- bench:end -->`` markers of the target file (README.md by default) with
+figures rendered from results.json by the same code that writes results.md
+(bench/_report.py): the run header, a speed-up summary, the goals, whole fit
+calls, XOR, compile time, single-call latency and GridSearchCV.  Nothing is
+measured here, so every figure traces back to one ``bench/run.py`` run.
 """
 
+import argparse
+import json
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-README = os.path.join(HERE, os.pardir, "README.md")
+sys.path.insert(0, HERE)
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-# (solver, dtype, threads) shown as speed-up columns.
-COLUMNS = (
-    ("sgd", "float64", "1"),
-    ("sgd", "float64", "2"),
-    ("adam", "float64", "1"),
-    ("sgd", "float32", "1"),
-    ("adam", "float32", "2"),
+COLUMNS = (  # (solver, dtype, threads) shown in the speed-up summary
+    ("sgd", "float64", 1),
+    ("sgd", "float64", 2),
+    ("adam", "float64", 1),
+    ("sgd", "float32", 1),
+    ("adam", "float32", 2),
+)
+TITLES = (
+    "Goals",
+    "Whole fit calls",
+    "XOR",
+    "Compile time",
+    "Predict and partial_fit latency",
+    "GridSearchCV in fresh processes",
 )
 
 
-def sections(markdown):
-    """{title: body} for every '## title' section of results.md."""
-    found, title = {}, None
-    for line in markdown.splitlines():
-        if line.startswith("## "):
-            title = line[3:].strip()
-            found[title] = []
-        elif title is not None:
-            found[title].append(line)
-    return {t: "\n".join(body).strip() for t, body in found.items()}
+def speedup_summary(results):
+    from _report import _table
 
-
-def section(found, prefix):
-    return next(body for title, body in found.items() if title.startswith(prefix))
-
-
-def paragraphs(text):
-    return [p.strip() for p in text.split("\n\n") if p.strip()]
-
-
-def table_rows(text):
-    """Data rows of the first markdown table in text, as lists of cells."""
-    return [
-        [cell.strip() for cell in line.strip().strip("|").split("|")]
-        for line in text.splitlines()
-        if line.startswith("|") and not line.startswith("|---")
+    ratios = {}
+    for c in (results.get("throughput") or {}).get("configs", []):
+        row = ratios.setdefault((c["case"], c["layers"], c["batch_size"]), {})
+        row[(c["solver"], c["dtype"], c["threads"])] = c["speedup_vs_sklearn"]["median"]
+    rows = [
+        [*case, *(f"{r[k]:.2f}x" if k in r else "n/a" for k in COLUMNS)]
+        for case, r in ratios.items()
     ]
-
-
-def speedup_table(throughput):
-    rows = table_rows(throughput)
-    header, data = rows[0], rows[1:]
-    ratio_col = header.index("fastbp / sklearn")
-    cases, ratios = [], {}
-    for cells in data:
-        case = tuple(cells[:3])  # case, layers, batch
-        if case not in ratios:
-            cases.append(case)
-            ratios[case] = {}
-        ratios[case][tuple(cells[3:6])] = cells[ratio_col].split(" ")[0]
-    lines = [
-        "| case | layers | batch | "
-        + " | ".join(f"{s} {d} {t}T" for s, d, t in COLUMNS)
-        + " |",
-        "|---|---|---:|" + "---:|" * len(COLUMNS),
-    ]
-    for case in cases:
-        values = (ratios[case].get(column, "n/a") for column in COLUMNS)
-        lines.append("| " + " | ".join(case) + " | " + " | ".join(values) + " |")
-    return "\n".join(lines)
-
-
-def render(results_md):
-    header = "\n".join(results_md.splitlines()[2:5])
-    found = sections(results_md)
-    compile_time = paragraphs(section(found, "Compile time"))
-    grid = paragraphs(section(found, "GridSearchCV"))
-    latency_title = next(t for t in found if t.startswith("Predict and partial_fit"))
-    latency = paragraphs(found[latency_title])
-    parts = [
-        header,
-        (
-            "Speed-up of fastbp over scikit-learn (training throughput, paired "
-            "medians of the interleaved rounds):"
-        ),
-        speedup_table(section(found, "Training throughput")),
-        "![speed-up per case](bench/results/speedup.png)",
-        "The team's goals, judged over every solver x dtype x thread configuration:",
-        section(found, "Goals"),
-        "Compile time (" + compile_time[0] + "):",
-        next(p for p in compile_time if p.startswith("| process")),
-        "Latency of single calls ("
-        + latency_title.split("(", 1)[1]
-        + ": "
-        + latency[0],
-        next(p for p in latency if p.startswith("| case")),
-        "GridSearchCV end to end: " + grid[0],
-        next(p for p in grid if p.startswith("| library")),
-        next(p for p in grid if p.startswith("Speed-up")),
-    ]
-    return "\n\n".join(parts)
-
-
-def main(argv):
-    results_path = (
-        argv[1] if len(argv) > 1 else os.path.join(HERE, "results", "results.md")
+    head = " | ".join(
+        ["case", "layers", "batch", *(f"{s} {d} {t}T" for s, d, t in COLUMNS)]
     )
-    with open(results_path, encoding="utf-8") as f:
-        block = render(f.read())
-    with open(README, encoding="utf-8") as f:
-        readme = f.read()
-    start, stop = readme.index(BEGIN) + len(BEGIN), readme.index(END)
-    with open(README, "w", encoding="utf-8") as f:
-        f.write(readme[:start] + "\n" + block + "\n" + readme[stop:])
-    print(f"README.md: Performance figures copied from {results_path}")
+    return (
+        "Training throughput, fastbp / scikit-learn (paired medians of the "
+        "interleaved rounds):\n\n"
+        + _table(head, "llr" + "r" * len(COLUMNS), rows)
+        + "\n\n![speed-up per case](bench/results/speedup.png)"
+    )
+
+
+def render(results):
+    from _report import derive, header, markdown
+
+    derive(results)
+    return "\n\n".join(
+        [header(results), speedup_summary(results), markdown(results, TITLES, level=3)]
+    ).strip()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", default=os.path.join(HERE, "results", "results.json"))
+    p.add_argument(
+        "target", nargs="?", default=os.path.join(HERE, os.pardir, "README.md")
+    )
+    args = p.parse_args(argv)
+    with open(args.json, encoding="utf-8") as f:
+        block = render(json.load(f))
+    with open(args.target, encoding="utf-8") as f:
+        text = f.read()
+    start, stop = text.index(BEGIN) + len(BEGIN), text.index(END)
+    with open(args.target, "w", encoding="utf-8") as f:
+        f.write(text[:start] + "\n" + block + "\n" + text[stop:])
+    print(f"{os.path.relpath(args.target)}: benchmark block written from {args.json}")
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    main()
