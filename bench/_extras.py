@@ -71,8 +71,8 @@ def measure_latency(cases, n_threads, min_seconds, progress):
         X, y, X1 = X10k[:2_000], y10k[:2_000], X10k[:1].copy()
         Xs, ys = X[:PARTIAL_FIT_ROWS], y[:PARTIAL_FIT_ROWS]
         row = {"case": case.name, "layers": case.shape_text, "threads": n_threads}
-        # batch "auto" = min(200, rows): 200 for the fit, as every case here
-        # has; partial_fit's 32 rows then raise no batch-clipping warning.
+        # batch "auto" = min(200, rows): partial_fit's 32 rows are one batch (as
+        # with the case's own batch >= 32) and raise no batch-clipping warning.
         params = {**estimator_params(case, "adam", 1), "batch_size": "auto"}
         calls = {"1": ("predict", X1), "10000": ("predict", X10k)}
         calls["partial_fit"] = ("partial_fit", Xs, ys)
@@ -145,6 +145,13 @@ def _grid_child(library):
 def measure_grid(repeats, progress):
     """``repeats`` pairs of fresh processes (fastbp, scikit-learn; the order
     alternates), each timing GRID_CALLS; fastbp's kernel cache is warm."""
+    # The premise "kernel cache warm", checked: fastbp.warmup() in a fresh process
+    # (it recompiles what fastbp's sources changed since the cache was written).
+    code = "import fastbp; print(fastbp.warmup())"
+    cmd = [sys.executable, "-c", code]
+    check = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    warmup_s = float(check.stdout.split()[-1]) if check.returncode == 0 else None
+    progress(f"GridSearchCV: fastbp.warmup() in a fresh process first: {warmup_s} s")
     runs = {"fastbp": [], "sklearn": []}
     for r in range(repeats):
         for lib in ("fastbp", "sklearn") if r % 2 == 0 else ("sklearn", "fastbp"):
@@ -170,6 +177,7 @@ def measure_grid(repeats, progress):
         "cv": 3,
         "calls": [{"name": n, "n_jobs": j} for n, j in GRID_CALLS],
         "runs": runs,
+        "warmup_before_s": warmup_s,
     }
 
 

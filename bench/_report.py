@@ -461,7 +461,8 @@ def grid_section(results):
         "in one fresh process per library (fastbp's kernel cache warm): the first "
         "`fit` with n_jobs=2 (new worker processes), a second one (the same workers), "
         f"one with n_jobs=1; {len(g['runs']['fastbp'])} process(es) per library, "
-        "alternating.\n\n"
+        "alternating. `fastbp.warmup()` in a fresh process just before: "
+        f"{_s(g['warmup_before_s']) if g.get('warmup_before_s') else 'failed'}.\n\n"
         + _table(head + " | best learning_rate_init | best CV accuracy", "lrrrrr", rows)
     )
 
@@ -548,7 +549,7 @@ def plot(results, path):
         0.8 / len(series),
     )
     fig, axes = plt.subplots(
-        1, len(counts), figsize=(7 * len(counts), 5.5), squeeze=False
+        1, len(counts), figsize=(7 * len(counts), 5.5), sharey=True, squeeze=False
     )
     axes = axes[0]
     for ax, n in zip(axes, counts, strict=True):

@@ -26,37 +26,20 @@ def progress(message):
     print(f"[{int(elapsed // 60):02d}:{elapsed % 60:04.1f}] {message}", flush=True)
 
 
-SETTINGS = {
-    "full": dict(
-        dtypes=("float64", "float32"),
-        rounds=5,
-        min_rounds=3,
-        throughput_budget_seconds=660,
-        target_seconds=0.5,
-        sample_scale=1.0,
-        gemm_n=2048,
-        gemm_repeats=3,
-        latency_seconds=0.25,
-        whole_fit_repeats=5,
-        xor_seeds=10,
-        grid_processes=3,
-        import_pairs=5,
-    ),
-    "quick": dict(
-        dtypes=("float64",),
-        rounds=2,
-        min_rounds=2,
-        throughput_budget_seconds=None,
-        target_seconds=0.12,
-        sample_scale=0.25,
-        gemm_n=1024,
-        gemm_repeats=2,
-        latency_seconds=0.04,
-        whole_fit_repeats=2,
-        xor_seeds=4,
-        grid_processes=1,
-        import_pairs=2,
-    ),
+SETTINGS = {  # name: (full, quick)
+    "dtypes": (("float64", "float32"), ("float64",)),
+    "rounds": (5, 2),  # throughput A/B rounds
+    "min_rounds": (3, 2),  # ... when the time budget runs short
+    "throughput_budget_seconds": (660, None),
+    "target_seconds": (0.5, 0.12),  # per timed throughput fit
+    "sample_scale": (1.0, 0.25),  # of each case's training rows
+    "gemm_n": (2048, 1024),
+    "gemm_repeats": (3, 2),
+    "latency_seconds": (0.25, 0.04),  # per timed call type
+    "whole_fit_repeats": (5, 2),
+    "xor_seeds": (10, 4),
+    "grid_processes": (3, 1),  # per library
+    "import_pairs": (5, 2),
 }
 
 
@@ -84,7 +67,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     mode = "quick" if args.quick else "full"
-    settings = dict(SETTINGS[mode])
+    settings = {name: values[args.quick] for name, values in SETTINGS.items()}
     if args.rounds:
         settings["rounds"] = args.rounds
         settings["min_rounds"] = min(settings["min_rounds"], args.rounds)
@@ -109,20 +92,17 @@ def main(argv=None):
     import bench_launch
     from _cases import CASES
 
-    cases = CASES
-    if args.cases:
-        wanted = args.cases.split(",")
-        cases = tuple(c for c in CASES if c.name in wanted)
+    wanted = args.cases.split(",") if args.cases else [c.name for c in CASES]
+    cases = tuple(c for c in CASES if c.name in wanted)
     progress(
         f"fastbp benchmark suite, {mode} mode: {len(cases)} cases, "
         f"dtypes {settings['dtypes']}, {settings['rounds']} A/B rounds, "
         f"~{settings['target_seconds']} s per timed fit -> {out_dir}"
     )
-    results = {
-        "mode": mode,
-        "command": "python bench/run.py " + " ".join(argv or sys.argv[1:]),
-        "settings": settings,
-    }
+    command = " ".join(
+        ["python bench/run.py", *(sys.argv[1:] if argv is None else argv)]
+    )
+    results = {"mode": mode, "command": command, "settings": settings}
     # 1. Fresh-process measurements first, while this process is still idle.
     if not args.skip_compile:
         results["compile"] = _compile.measure_compile(
@@ -130,8 +110,8 @@ def main(argv=None):
         )
     results["launch"] = bench_launch.measure_all(quick=args.quick, progress=progress)
 
-    # 2. This process: warm up (this fills fastbp's own kernel cache, which the
-    # GridSearchCV processes load), then the environment record.
+    # 2. This process: warm up (this also fills fastbp's own kernel cache, which
+    # the GridSearchCV processes load), then the environment record.
     import numba
     from _extras import environment, gemm_peak, measure_grid, measure_latency
     from _runners import timed, torch
@@ -148,55 +128,29 @@ def main(argv=None):
         f"{env['numba_num_threads']} threads), sklearn {env['sklearn']}, "
         f"torch {env['torch']}, CPU {env['cpu_model']}"
     )
-    thread_counts = sorted({1, numba.config.NUMBA_NUM_THREADS})
-    results["thread_counts"] = thread_counts
+    results["thread_counts"] = counts = sorted({1, numba.config.NUMBA_NUM_THREADS})
 
-    # 3. GEMM peak (again at the end: the higher of the two is the peak).
-    gemm = [
-        gemm_peak(settings["gemm_n"], settings["gemm_repeats"], thread_counts, progress)
-    ]
+    # 3. GEMM peak, again at the end: the higher of the two is the peak.
+    gemm = [gemm_peak(settings["gemm_n"], settings["gemm_repeats"], counts, progress)]
 
     # 4. Training throughput, whole fits, XOR, single calls, GridSearchCV.
     if cases:
         results["throughput"] = measure_throughput(
-            cases,
-            settings["dtypes"],
-            thread_counts,
-            settings["rounds"],
-            settings["target_seconds"],
-            progress,
-            with_torch=torch is not None,
-            sample_scale=settings["sample_scale"],
-            min_rounds=settings["min_rounds"],
-            budget_seconds=settings["throughput_budget_seconds"],
+            cases, counts, settings, progress, with_torch=torch is not None
         )
-        results["whole_fit"] = measure_whole_fit(
-            cases, settings["whole_fit_repeats"], progress
-        )
+        repeats = settings["whole_fit_repeats"]
+        results["whole_fit"] = measure_whole_fit(cases, repeats, progress)
     results["xor"] = measure_xor(range(settings["xor_seeds"]), progress)
     if cases:
-        results["latency"] = measure_latency(
-            cases, max(thread_counts), settings["latency_seconds"], progress
-        )
+        seconds = settings["latency_seconds"]
+        results["latency"] = measure_latency(cases, max(counts), seconds, progress)
     results["grid_search"] = measure_grid(settings["grid_processes"], progress)
-
-    gemm.append(
-        gemm_peak(settings["gemm_n"], settings["gemm_repeats"], thread_counts, progress)
-    )
-    results["gemm"] = {
-        "n": gemm[0]["n"],
-        "repeats": gemm[0]["repeats"],
-        "peak": {
-            dtype: {
-                t: {
-                    "gflops": max(g["peak"][dtype][t]["gflops"] for g in gemm),
-                    "runs": [g["peak"][dtype][t]["runs"] for g in gemm],
-                }
-                for t in per
-            }
-            for dtype, per in gemm[0]["peak"].items()
-        },
-    }
+    gemm += [gemm_peak(settings["gemm_n"], settings["gemm_repeats"], counts, progress)]
+    for dtype, per_threads in gemm[0]["peak"].items():
+        for n, peak in per_threads.items():
+            peak["runs"] += gemm[1]["peak"][dtype][n]["runs"]
+            peak["gflops"] = max(peak["runs"])
+    results["gemm"] = gemm[0]
     env["loadavg_end"] = list(os.getloadavg())
     results["total_seconds"] = time.perf_counter() - START
     results["finished_at"] = time.strftime("%Y-%m-%d %H:%M")
