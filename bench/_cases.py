@@ -99,7 +99,7 @@ GRID_GOAL = 2.5  # GridSearchCV(n_jobs=2), first call in a fresh process
 # with a filled one, and import fastbp minus import sklearn.neural_network.
 COLD_FIRST_FIT_GOAL = 10.0
 WARM_FIRST_FIT_GOAL = 0.3
-IMPORT_OVERHEAD_GOAL_S = 0.2
+IMPORT_OVERHEAD_GOAL = 0.2
 
 
 def make_data(case, dtype, n_samples=None, seed=0):

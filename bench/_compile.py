@@ -159,6 +159,9 @@ if __name__ == "__main__":
         _child(sys.argv[2])
     else:
         sys.path.insert(0, HERE)
-        from _report import compile_section
+        from _report import compile_section, goals, print_goals
 
-        print(compile_section({"compile": measure_compile(print)}))
+        results = {"compile": measure_compile(print)}
+        print(compile_section(results))
+        results["goals"] = goals(results)
+        print_goals(results, print)

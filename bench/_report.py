@@ -16,7 +16,7 @@ from _cases import (
     CASES,
     COLD_FIRST_FIT_GOAL,
     GRID_GOAL,
-    IMPORT_OVERHEAD_GOAL_S,
+    IMPORT_OVERHEAD_GOAL,
     LATENCY_GOAL_CASES,
     PARTIAL_FIT_GOAL,
     PARTIAL_FIT_ROWS,
@@ -33,12 +33,18 @@ from _runners import stats
 
 DISTURBED_SPREAD = 1.5  # max/min throughput over the rounds that flags a row
 SLOWEST_KERNELS = 15
+FORMAT = 2  # of results.json; 1: before whole fits, XOR and per-kernel compile times
 NOT_MEASURED = "Not measured in this run."
 
 
 # ------------------------------------------------------------------- derive
 def derive(results):
     """Add fractions of peak, thread scaling and adam/sgd ratios, the goals."""
+    if results.get("format", 1) != FORMAT:
+        raise SystemExit(
+            f"results.json of format {results.get('format', 1)}, not "
+            f"{FORMAT}: written by an older bench/run.py; run it again"
+        )
     tp = results.get("throughput")
     if tp:
         index = {}
@@ -175,8 +181,8 @@ def goals(results):
     rows = (
         [("paired processes", _overhead(comp)["median"])] if "imports" in comp else []
     )
-    text = f"import fastbp <= {IMPORT_OVERHEAD_GOAL_S:g} s more than sklearn's MLP"
-    add(_goal(text, rows, IMPORT_OVERHEAD_GOAL_S, fmt="{:+.2f} s", lower=True))
+    text = f"import fastbp <= {IMPORT_OVERHEAD_GOAL:g} s more than sklearn's MLP"
+    add(_goal(text, rows, IMPORT_OVERHEAD_GOAL, fmt="{:+.2f} s", lower=True))
     return out
 
 
@@ -525,7 +531,8 @@ def markdown(results, titles=None, level=2):
 
 
 def print_goals(results, progress):
-    for g in results["goals"]:
+    """One line per measured goal."""
+    for g in (g for g in results["goals"] if g["met"] is not None):
         worst = f"; worst {g['worst']} ({g['worst_config']})" if "worst" in g else ""
         progress(f"goal met: {_yes(g['met']):6} {g['goal']}{worst}")
 

@@ -73,7 +73,7 @@ def main(argv=None):
         settings["min_rounds"] = min(settings["min_rounds"], args.rounds)
     out_dir = args.out or os.path.join(HERE, "results", *(["quick"] * args.quick))
     os.makedirs(out_dir, exist_ok=True)
-    from _report import derive, print_goals, write_outputs
+    from _report import FORMAT, derive, print_goals, write_outputs
 
     if args.from_json:
         with open(args.from_json) as fh:
@@ -102,7 +102,7 @@ def main(argv=None):
     command = " ".join(
         ["python bench/run.py", *(sys.argv[1:] if argv is None else argv)]
     )
-    results = {"mode": mode, "command": command, "settings": settings}
+    results = {"mode": mode, "command": command, "settings": settings, "format": FORMAT}
     # 1. Fresh-process measurements first, while this process is still idle.
     if not args.skip_compile:
         results["compile"] = _compile.measure_compile(
