@@ -18,6 +18,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 GRID_RATES = (1e-3, 3e-3, 1e-2)
 GRID_CALLS = (("first", 2), ("second", 2), ("n_jobs_1", 1))  # (name, n_jobs)
+ENV_PREFIXES = ("OPENBLAS", "OMP_", "MKL_", "NUMBA_", "FASTBP_")
 
 
 # ------------------------------------------------------------------ GEMM peak
@@ -199,9 +200,8 @@ def source_fingerprint(package_dir):
     """The fastbp sources benchmarked: HEAD, sha256 of every .py file under the
     package, and the files that differ from HEAD (the working tree may)."""
     digest = hashlib.sha256()
-    for path in sorted(
-        glob.glob(os.path.join(package_dir, "**", "*.py"), recursive=True)
-    ):
+    pattern = os.path.join(package_dir, "**", "*.py")
+    for path in sorted(glob.glob(pattern, recursive=True)):
         digest.update(os.path.relpath(path, package_dir).encode())
         with open(path, "rb") as fh:
             digest.update(fh.read())
@@ -209,9 +209,7 @@ def source_fingerprint(package_dir):
     return {
         "commit": (_git("rev-parse", "--short", "HEAD") or "unknown").strip(),
         "sources_sha256": digest.hexdigest()[:16],
-        "uncommitted": ["unknown"]
-        if status is None
-        else [line[3:] for line in status.splitlines() if line.strip()],
+        "uncommitted": [ln[3:] for ln in (status or "?  unknown").splitlines()],
     }
 
 
@@ -225,8 +223,6 @@ def _cpuinfo(key):
 
 def environment():
     import numba
-    import scipy
-    import sklearn
     import threadpoolctl
     from _runners import torch
 
@@ -236,16 +232,12 @@ def environment():
         layer = numba.threading_layer()
     except ValueError:
         layer = "none yet"
-    prefixes = ("OPENBLAS", "OMP_", "MKL_", "NUMBA_", "FASTBP_")
+    modules = ("numpy", "scipy", "numba", "llvmlite", "sklearn", "threadpoolctl")
+    flags = _cpuinfo("flags").split()
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "numba": numba.__version__,
-        "llvmlite": __import__("llvmlite").__version__,
-        "sklearn": sklearn.__version__,
-        "threadpoolctl": threadpoolctl.__version__,
+        **{name: __import__(name).__version__ for name in modules},
         "fastbp": fastbp.__version__,
         "fastbp_source": source_fingerprint(os.path.dirname(fastbp.__file__)),
         "torch": torch.__version__ if torch is not None else "n/a",
@@ -253,10 +245,8 @@ def environment():
         "numba_num_threads": numba.config.NUMBA_NUM_THREADS,
         "cpu_count": os.cpu_count(),
         "cpu_model": _cpuinfo("model name") or platform.processor() or "unknown",
-        "cpu_simd_flags": sorted(
-            f for f in _cpuinfo("flags").split() if f.startswith(("avx", "fma"))
-        ),
-        "env": {k: v for k, v in os.environ.items() if k.startswith(prefixes)},
+        "cpu_simd_flags": sorted(f for f in flags if f.startswith(("avx", "fma"))),
+        "env": {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)},
         "threadpool_info": threadpoolctl.threadpool_info(),
         "loadavg": list(os.getloadavg()),
     }

@@ -1,18 +1,10 @@
-"""One training run per library under a given thread count; the suite's one
-timer (``timed``, ``time_calls``) and one statistics helper (``stats``).
-
-Each runner trains a fresh model for a fixed number of epochs over the whole
-training set (shuffled every epoch) and returns the wall time of the whole
-``fit`` (or of the whole hand-written loop for PyTorch).  Nothing stops early:
-``tol=0`` and a huge ``n_iter_no_change``.
-
-Threads, fairly for every library (``threads(n)``):
-
-* fastbp: ``numba.set_num_threads(n)``; fastbp limits BLAS to one thread
-  inside its own fits.
-* scikit-learn: its matrix products run in BLAS, limited with
-  ``threadpoolctl.threadpool_limits(n)`` (every BLAS and OpenMP pool).
-* PyTorch: ``torch.set_num_threads(n)``.
+"""One training run per library under a given thread count (``threads(n)``
+sets Numba's, every BLAS/OpenMP pool's and torch's), epoch calibration, and
+the suite's one timer (``timed``, ``time_calls``) and one statistics helper
+(``stats``).  A run trains a fresh model for a fixed number of epochs over the
+whole training set, shuffled every epoch, and returns the wall time of the
+whole ``fit`` (or of PyTorch's whole loop); nothing stops early (``tol=0``,
+a huge ``n_iter_no_change``).
 """
 
 import itertools
