@@ -152,7 +152,8 @@ def measure_grid(repeats, progress):
     cmd = [sys.executable, "-c", code]
     check = subprocess.run(cmd, capture_output=True, text=True, check=False)
     warmup_s = float(check.stdout.split()[-1]) if check.returncode == 0 else None
-    progress(f"GridSearchCV: fastbp.warmup() in a fresh process first: {warmup_s} s")
+    took = "failed" if warmup_s is None else f"{warmup_s:.2f} s"
+    progress(f"GridSearchCV: fastbp.warmup() in a fresh process first: {took}")
     runs = {"fastbp": [], "sklearn": []}
     for r in range(repeats):
         for lib in ("fastbp", "sklearn") if r % 2 == 0 else ("sklearn", "fastbp"):
