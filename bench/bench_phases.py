@@ -30,13 +30,9 @@ from fastbp._activations import ACTIVATION_CODES
 from fastbp._losses import LOSS_CODES
 from fastbp._optimizers import OptimizerState
 from fastbp._params import build_layout, init_theta
-from fastbp._propagate import make_buffers, wave_partials
-from fastbp._training import (
-    compute_threads,
-    finish_gradient_and_step,
-    update_is_costly,
-    use_threads,
-)
+from fastbp._plan import dense_source, make_network, make_plan
+from fastbp._propagate import FINISH_AND_STEP, for_each_chunk, wave_partials
+from fastbp._threads import compute_threads, update_is_costly, use_threads
 
 OUTPUT = {
     "binary": ("logistic", "binary_log_loss"),
@@ -87,42 +83,33 @@ def measure(case, dtype, solver, n_threads):
         ACTIVATION_CODES[out_name],
         LOSS_CODES[loss_name],
     )
-    model = (theta, layout, codes, 1e-4)
-    source = (X, np.empty(0, dtype), np.empty(0, np.int64), np.empty(0, np.int64))
+    network = make_network(theta, layout, codes, 1e-4)
     sw = np.empty(0, dtype)
     m = case.batch_size
     rows = np.random.default_rng(0).permutation(len(X))[:m]
-    buffers = make_buffers(m, X.shape[1], Y.shape[1], layout, n_params, dtype)
     state = OptimizerState.create(solver, 1e-3, n_params, dtype)
-    optimizer = state.kernel_args(0.9, True, 0.9, 0.999, 1e-8)
+    optimizer = state.kernel_form(0.9, True, 0.9, 0.999, 1e-8)
     with threads(n_threads):
         threaded = use_threads(m, layout, update_is_costly(solver, n_params))
+        plan = make_plan(dense_source(X), Y, sw, network, m, threaded, optimizer)
         with compute_threads(threaded):
-            partials = wave_partials(
-                source, Y, sw, rows, theta, layout, codes, buffers, threaded
-            )
-            n_blocks = partials[2]
-            rows_us = _median_microseconds(
-                lambda: wave_partials(
-                    source, Y, sw, rows, theta, layout, codes, buffers, threaded
-                )
-            )
-            start_state = [theta.copy(), *(x.copy() for x in optimizer[2])]
+            n_blocks = wave_partials(plan, rows)[2]
+            rows_us = _median_microseconds(lambda: wave_partials(plan, rows))
+            arrays = (theta, optimizer.first, optimizer.second, optimizer.step_counter)
+            start_state = [x.copy() for x in arrays]
 
             def reset():
-                for current, initial in zip(
-                    (theta, *optimizer[2]), start_state, strict=True
-                ):
+                for current, initial in zip(arrays, start_state, strict=True):
                     current[...] = initial
 
             step_us = _median_microseconds(
-                lambda: finish_gradient_and_step(
-                    buffers[5],
+                lambda: for_each_chunk(
+                    FINISH_AND_STEP,
                     n_blocks,
-                    model,
                     dtype.type(m),
+                    network,
+                    plan.work,
                     optimizer,
-                    buffers[7],
                     threaded,
                 ),
                 reset,

@@ -7,33 +7,41 @@ computation moves into compiled kernels.  Deliberate differences are listed
 in the README ("Differences from scikit-learn").
 """
 
+import functools
 import numbers
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 
 from fastbp._activations import ACTIVATION_CODES
+from fastbp._lbfgs import fit_lbfgs
 from fastbp._losses import LOSS_CODES, loss_for_output
 from fastbp._optimizers import OptimizerState
-from fastbp._params import build_layout, coef_views, init_theta, pack
-from fastbp._propagate import forward_into, make_buffers, make_forward_buffers
-from fastbp._shuffle import shuffled
+from fastbp._params import FAN_OUT, build_layout, coef_views, init_theta, pack
+from fastbp._plan import forward_workspace, make_network, make_plan
+from fastbp._propagate import forward_into
+from fastbp._threads import compute_threads, update_is_costly, use_threads
 from fastbp._training import (
-    EPOCH_NON_FINITE_LOSS,
-    EPOCH_ZERO_WEIGHT_BATCH,
-    FullBatchObjective,
-    compute_threads,
-    minimize_lbfgs,
-    run_epoch,
-    update_is_costly,
-    use_threads,
+    BEST_LOSS,
+    BEST_SCORE,
+    DIVERGED,
+    GO_ON,
+    LOSS,
+    MAX_ITER,
+    N_ITER,
+    NO_IMPROVEMENT_COUNT,
+    ZERO_WEIGHT_BATCH,
+    T,
+    fit_stochastic,
+    make_progress,
+    make_rules,
+    warn_max_iter,
 )
 from fastbp._validation import (
     CLASSIFIER_CONSTRAINTS,
@@ -150,13 +158,17 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
         theta, layout = self._parameters()
-        ensure_compiled(theta.dtype)
         Y = np.ascontiguousarray(y, dtype=theta.dtype)
         source = as_source(X.astype(theta.dtype, copy=False))
+        network = make_network(theta, layout, self._codes(), self.alpha)
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(source, Y, y, sw, theta, layout, incremental)
+            ensure_compiled(theta.dtype, "stochastic")
+            self._fit_stochastic(source, Y, y, sw, network, incremental)
         else:
-            self._fit_lbfgs(source, Y, sw, theta, layout)
+            ensure_compiled(theta.dtype, "objective")
+            self.n_iter_, self.loss_ = fit_lbfgs(
+                source, Y, sw, network, self.max_iter, self.max_fun, self.tol
+            )
         if not np.isfinite(self._theta).all():
             raise ValueError(_NON_FINITE_WEIGHTS)
         return self
@@ -175,7 +187,6 @@ class _BaseMLP(BaseEstimator):
         layout, n_params, _ = build_layout(layer_units)
         theta = init_theta(layout, n_params, self.activation, self._random_state, dtype)
         self._publish(theta, layout)
-        self._best_theta = theta.copy()
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
             self._no_improvement_count = 0
@@ -187,15 +198,6 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
-
-    def _fit_lbfgs(self, source, Y, sw, theta, layout):
-        model = (theta, layout, self._codes(), float(self.alpha))
-        threaded = use_threads(Y.shape[0], layout)
-        with compute_threads(threaded, single_threaded_blas=True):
-            objective = FullBatchObjective(source, Y, sw, model, threaded)
-            self.n_iter_, self.loss_ = minimize_lbfgs(
-                objective, self.max_iter, self.max_fun, self.tol
-            )
 
     def _validation_split(self, y):
         """Row indices (train, validation) drawn exactly as train_test_split
@@ -218,179 +220,118 @@ class _BaseMLP(BaseEstimator):
             )
         return train_idx, val_idx
 
-    def _fit_stochastic(self, source, Y, y, sw, theta, layout, incremental):
-        """scikit-learn's ``_fit_stochastic``; Y is y cast to theta's dtype."""
+    def _batch_size(self, n_samples):
+        """scikit-learn's batch size: 'auto' = min(200, n), else clipped."""
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than "
+                "sample size. It is going to be clipped"
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _fit_stochastic(self, source, Y, y, sw, network, incremental):
+        """scikit-learn's ``_fit_stochastic``: the plan, then the compiled
+        epochs (``_training.fit_stochastic``), then the fitted attributes."""
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = OptimizerState.create(
-                self.solver, self.learning_rate_init, theta.size, theta.dtype
+                self.solver,
+                self.learning_rate_init,
+                network.theta.size,
+                network.theta.dtype,
             )
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        early_stopping = self.early_stopping
-        if early_stopping:
+        train_idx, score = np.empty(0, dtype=np.int64), None
+        if self.early_stopping:
             train_idx, val_idx = self._validation_split(y)
-            validation = self._validation_data(source, y, sw, val_idx)
-        else:
-            train_idx, validation = np.arange(Y.shape[0]), None
-        n_samples = train_idx.shape[0]
-        sample_idx = np.arange(n_samples, dtype=int)
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than "
-                    "sample size. It is going to be clipped"
-                )
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
-
-        codes = self._codes()
-        model = (theta, layout, codes, float(self.alpha))
-        buffers = make_buffers(
-            batch_size, source[0].shape[1], Y.shape[1], layout, theta.size, theta.dtype
+            score = self._validation_scorer(source, y, sw, val_idx)
+        n_samples = train_idx.shape[0] or Y.shape[0]
+        batch_size = self._batch_size(n_samples)
+        optimizer = self._optimizer.kernel_form(
+            self.momentum,
+            self.nesterovs_momentum,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
         )
-        grad = np.empty_like(theta)
         threaded = use_threads(
-            batch_size, layout, update_is_costly(self.solver, theta.size)
+            batch_size,
+            network.layout,
+            update_is_costly(self.solver, network.theta.size),
         )
-        optimizer = self._optimizer
+        plan = make_plan(source, Y, sw, network, batch_size, threaded, optimizer)
+        rules = make_rules(self, batch_size, optimizer.solver_code, incremental)
+        best_theta = network.theta.copy() if self.early_stopping else network.theta[:0]
+        progress = make_progress(
+            n_samples,
+            train_idx,
+            self.max_iter,
+            best_theta,
+            (
+                self.t_,
+                self._no_improvement_count,
+                np.inf if self.best_loss_ is None else self.best_loss_,
+                -np.inf
+                if self.best_validation_score_ is None
+                else self.best_validation_score_,
+            ),
+        )
+        code = GO_ON
         try:
-            self.n_iter_ = 0
-            with compute_threads(threaded, single_threaded_blas=True):
-                for _ in range(self.max_iter):
-                    if self.shuffle:
-                        sample_idx = shuffled(sample_idx, self._random_state)
-                    rows = sample_idx if validation is None else train_idx[sample_idx]
-                    order = np.ascontiguousarray(rows, dtype=np.int64)
-                    kernel_optimizer = optimizer.kernel_args(
-                        self.momentum,
-                        self.nesterovs_momentum,
-                        self.beta_1,
-                        self.beta_2,
-                        self.epsilon,
-                    )
-                    loss_sum, status = run_epoch(
-                        source,
-                        Y,
-                        sw,
-                        order,
-                        batch_size,
-                        model,
-                        kernel_optimizer,
-                        buffers,
-                        grad,
-                        threaded,
-                    )
-                    if status == EPOCH_ZERO_WEIGHT_BATCH:
-                        # scikit-learn's np.average raises this in that batch.
-                        raise ZeroDivisionError(
-                            "Weights sum to zero, can't be normalized"
-                        )
-                    if (
-                        status == EPOCH_NON_FINITE_LOSS
-                        and not early_stopping
-                        and not np.isfinite(theta).all()
-                    ):
-                        # Every later epoch would only propagate NaN/inf, as
-                        # scikit-learn does until max_iter before raising.
-                        raise ValueError(_NON_FINITE_WEIGHTS)
-                    self.n_iter_ += 1
-                    self.loss_ = loss_sum / n_samples
-                    self.t_ += n_samples
-                    self.loss_curve_.append(self.loss_)
-                    if self.verbose:
-                        print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                    self._update_no_improvement_count(early_stopping, validation)
-                    self._schedule_learning_rate(optimizer)
-                    if self._no_improvement_count > self.n_iter_no_change:
-                        if early_stopping:
-                            msg = (
-                                "Validation score did not improve more than "
-                                "tol=%f for %d consecutive epochs."
-                                % (self.tol, self.n_iter_no_change)
-                            )
-                        else:
-                            msg = (
-                                "Training loss did not improve more than tol=%f"
-                                " for %d consecutive epochs."
-                                % (self.tol, self.n_iter_no_change)
-                            )
-                        if self._trigger_stopping(optimizer, msg):
-                            break
-                        self._no_improvement_count = 0
-                    if incremental:
-                        break
-                    if self.n_iter_ == self.max_iter:
-                        warnings.warn(
-                            "Stochastic Optimizer: Maximum iterations (%d) "
-                            "reached and the optimization hasn't converged yet."
-                            % self.max_iter,
-                            ConvergenceWarning,
-                        )
+            code = fit_stochastic(
+                plan, rules, progress, self._random_state, self.verbose, score
+            )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
-        if early_stopping:
-            theta[:] = self._best_theta
+        self._publish_progress(progress)
+        self._optimizer.sync_learning_rate(optimizer)
+        if code == ZERO_WEIGHT_BATCH:
+            # scikit-learn's np.average raises this in that batch.
+            raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+        if code == DIVERGED:
+            raise ValueError(_NON_FINITE_WEIGHTS)
+        if code == MAX_ITER:
+            warn_max_iter(self.max_iter)
+        if self.early_stopping:
+            network.theta[:] = best_theta
 
-    def _schedule_learning_rate(self, optimizer):
-        """scikit-learn's ``iteration_ends``: invscaling on samples seen."""
-        if self.solver == "sgd" and self.learning_rate == "invscaling":
-            optimizer.learning_rate = (
-                float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+    def _publish_progress(self, progress):
+        """The fitted attributes from a fit's Progress (scikit-learn's types:
+        np.float64 losses, float scores, int counters)."""
+        counters, scalars = progress.counters, progress.scalars
+        n_iter = int(counters[N_ITER])
+        self.n_iter_ = n_iter
+        self.t_ = int(counters[T])
+        self._no_improvement_count = int(counters[NO_IMPROVEMENT_COUNT])
+        if n_iter:
+            self.loss_ = np.float64(scalars[LOSS])
+        self.loss_curve_.extend(np.float64(v) for v in progress.loss_curve[:n_iter])
+        if self.early_stopping:
+            self.validation_scores_.extend(
+                float(v) for v in progress.validation_scores[:n_iter]
             )
+            if scalars[BEST_SCORE] != self.best_validation_score_:
+                self.best_validation_score_ = float(scalars[BEST_SCORE])
+        elif scalars[BEST_LOSS] != self.best_loss_:
+            self.best_loss_ = np.float64(scalars[BEST_LOSS])
 
-    def _trigger_stopping(self, optimizer, msg):
-        """scikit-learn's ``trigger_stopping``: stop, or divide an adaptive
-        SGD learning rate by 5 and go on."""
-        if self.solver != "sgd" or self.learning_rate != "adaptive":
-            if self.verbose:
-                print(msg + " Stopping.")
-            return True
-        if optimizer.learning_rate <= 1e-6:
-            if self.verbose:
-                print(msg + " Learning rate too small. Stopping.")
-            return True
-        optimizer.learning_rate /= 5.0
-        if self.verbose:
-            print(msg + " Setting learning rate to %f" % optimizer.learning_rate)
-        return False
-
-    def _validation_data(self, source, y, sw, val_idx):
-        X_dense, data, indices, indptr = source
-        if indptr.shape[0] == 0:
-            X_val = X_dense[val_idx]
+    def _validation_scorer(self, source, y, sw, val_idx):
+        """``score()`` of the current weights on the validation rows, as
+        scikit-learn's ``_score`` (accuracy or R^2, weighted)."""
+        if source.indptr.shape[0] == 0:
+            X_val = source.X[val_idx]
         else:
             X_val = sp.csr_matrix(
-                (data, indices, indptr), shape=(indptr.shape[0] - 1, X_dense.shape[1])
+                (source.data, source.indices, source.indptr),
+                shape=(source.indptr.shape[0] - 1, source.X.shape[1]),
             )[val_idx]
         y_val = y[val_idx]
         if is_classifier(self):
             y_val = self._label_binarizer.inverse_transform(y_val)
         sw_val = sw[val_idx] if sw.shape[0] else None
-        return X_val, y_val, sw_val
-
-    def _update_no_improvement_count(self, early_stopping, validation):
-        if early_stopping:
-            X_val, y_val, sw_val = validation
-            val_score = self._score(X_val, y_val, sample_weight=sw_val)
-            self.validation_scores_.append(val_score)
-            if self.verbose:
-                print("Validation score: %f" % self.validation_scores_[-1])
-            last_valid_score = self.validation_scores_[-1]
-            if last_valid_score < (self.best_validation_score_ + self.tol):
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if last_valid_score > self.best_validation_score_:
-                self.best_validation_score_ = last_valid_score
-                self._best_theta = self._theta.copy()
-        else:
-            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if self.loss_curve_[-1] < self.best_loss_:
-                self.best_loss_ = self.loss_curve_[-1]
+        return functools.partial(self._score, X_val, y_val, sample_weight=sw_val)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -431,16 +372,17 @@ class _BaseMLP(BaseEstimator):
         dtype = np.result_type(theta.dtype, X.dtype, np.float32)
         if dtype != np.float32:
             dtype = np.dtype(np.float64)
-        ensure_compiled(dtype)
-        theta = theta.astype(dtype, copy=False)
+        ensure_compiled(dtype, "forward")
+        network = make_network(
+            theta.astype(dtype, copy=False), layout, self._codes(), 0.0
+        )
         source = as_source(X.astype(dtype, copy=False))
         n_samples = X.shape[0]
-        out = np.empty((n_samples, int(layout[-1, 1])), dtype=dtype)
-        X_buf, acts = make_forward_buffers(n_samples, X.shape[1], layout, dtype)
-        codes = self._codes()
+        out = np.empty((n_samples, int(layout[-1, FAN_OUT])), dtype=dtype)
+        work = forward_workspace(n_samples, X.shape[1], layout, dtype)
         threaded = use_threads(n_samples, layout)
         with compute_threads(threaded):
-            forward_into(source, theta, layout, codes, X_buf, acts, out, threaded)
+            forward_into(source, network, work, out, threaded)
         return out
 
     def _score_with_function(self, X, y, sample_weight, score_function):

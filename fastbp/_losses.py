@@ -106,7 +106,7 @@ def _all_hard_labels(y_flat):
     return hard
 
 
-@jit(inline="always")
+@jit
 def row_loss(y_row, a_row, loss_code):
     """Return l(y_i, a_i) for one row (see the module table), in float64.
 
@@ -164,7 +164,7 @@ def is_canonical(out_code, loss_code, n_outputs):
     )
 
 
-@jit(inline="always")
+@jit
 def output_delta_row(y_row, a_row, out_code, loss_code, delta_row):
     """dl/dz for one row of output activations a = f(z).
 

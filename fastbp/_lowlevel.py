@@ -14,17 +14,12 @@ from fastbp._activations import (
     OUTPUT_ACTIVATIONS,
 )
 from fastbp._losses import LOSS_CODES, loss_for_output
-from fastbp._params import coef_views, pack
-from fastbp._propagate import (
-    forward_wave,
-    layer_view,
-    loss_and_grad_into,
-    make_buffers,
-)
-from fastbp._training import compute_threads, use_threads
+from fastbp._objective import Objective
+from fastbp._params import FAN_OUT, coef_views, pack
+from fastbp._plan import dense_source, forward_workspace, make_network
+from fastbp._propagate import for_each_block, layer_view
+from fastbp._threads import compute_threads, use_threads
 from fastbp._warmup import ensure_compiled
-
-_EMPTY_INT = np.empty(0, dtype=np.int64)
 
 
 def _choice(name, value, allowed):
@@ -84,7 +79,6 @@ def _network(X, coefs, intercepts, activation, out_activation):
     act = _choice("activation", activation, HIDDEN_ACTIVATIONS)
     out = _choice("out_activation", out_activation, OUTPUT_ACTIVATIONS)
     theta, layout = pack(coefs, intercepts, X.dtype)
-    ensure_compiled(X.dtype)
     return X, theta, layout, act, out
 
 
@@ -111,12 +105,19 @@ def forward(X, coefs, intercepts, *, activation="relu", out_activation="identity
     X, theta, layout, act, out = _network(
         X, coefs, intercepts, activation, out_activation
     )
+    ensure_compiled(X.dtype, "forward")
+    network = make_network(theta, layout, (act, out, 0), 0.0)
     n = X.shape[0]
-    acts = np.empty(n * int(layout[:, 1].sum()), dtype=X.dtype)
+    # Every row in one call (block_plan over all of them): a workspace whose
+    # acts hold every layer of every row.
+    work = forward_workspace(1, X.shape[1], layout, X.dtype)
+    work = work._replace(acts=np.empty(n * int(layout[:, FAN_OUT].sum()), X.dtype))
     threaded = use_threads(n, layout)
     with compute_threads(threaded):
-        forward_wave(X, theta, layout, act, out, acts, threaded)
-    return [layer_view(acts, layout, layer, n).copy() for layer in range(len(layout))]
+        for_each_block(X, X, work.sw_buf[:0], network, work, False, threaded)
+    return [
+        layer_view(work.acts, layout, layer, n).copy() for layer in range(len(layout))
+    ]
 
 
 def _targets(y, n_samples, n_outputs, dtype):
@@ -146,57 +147,22 @@ def _weights(sample_weight, n_samples, dtype):
     return sw
 
 
-class _Objective:
-    """The regularised loss of a fixed network and data, as a function of theta."""
-
-    def __init__(
-        self,
-        X,
-        y,
-        coefs,
-        intercepts,
-        activation,
-        out_activation,
-        loss,
-        alpha,
-        sample_weight,
-    ):
-        X, theta, layout, act, out = _network(
-            X, coefs, intercepts, activation, out_activation
-        )
-        loss_code = _choice("loss", loss_for_output(loss, out_activation), LOSS_CODES)
-        if float(alpha) < 0 or not np.isfinite(alpha):
-            raise ValueError(f"alpha must be a finite number >= 0; got {alpha!r}.")
-        self.X, self.theta, self.layout = X, theta, layout
-        self.Y = _targets(y, X.shape[0], int(layout[-1, 1]), X.dtype)
-        self.sw = _weights(sample_weight, X.shape[0], X.dtype)
-        self.codes = (act, out, loss_code)
-        self.alpha = float(alpha)
-        self.source = (X, np.empty(0, X.dtype), _EMPTY_INT, _EMPTY_INT)
-        self.rows = np.arange(X.shape[0])
-        self.buffers = make_buffers(
-            X.shape[0], X.shape[1], self.Y.shape[1], layout, theta.size, X.dtype
-        )
-        self.threaded = use_threads(X.shape[0], layout)
-
-    def __call__(self, theta):
-        """Return (loss, grad) at ``theta`` (grad is a new array)."""
-        grad = np.empty_like(theta)
-        with compute_threads(self.threaded):
-            loss, _ = loss_and_grad_into(
-                self.source,
-                self.Y,
-                self.sw,
-                self.rows,
-                theta,
-                self.layout,
-                self.codes,
-                self.alpha,
-                self.buffers,
-                grad,
-                self.threaded,
-            )
-        return loss, grad
+def _objective(
+    X, y, coefs, intercepts, activation, out_activation, loss, alpha, sample_weight
+):
+    """The validated network and data as an ``Objective`` (theta is a packed
+    copy of coefs and intercepts)."""
+    X, theta, layout, act, out = _network(
+        X, coefs, intercepts, activation, out_activation
+    )
+    loss_code = _choice("loss", loss_for_output(loss, out_activation), LOSS_CODES)
+    if float(alpha) < 0 or not np.isfinite(alpha):
+        raise ValueError(f"alpha must be a finite number >= 0; got {alpha!r}.")
+    Y = _targets(y, X.shape[0], int(layout[-1, FAN_OUT]), X.dtype)
+    sw = _weights(sample_weight, X.shape[0], X.dtype)
+    ensure_compiled(X.dtype, "objective")
+    network = make_network(theta, layout, (act, out, loss_code), alpha)
+    return Objective(dense_source(X), Y, sw, network)
 
 
 def loss_and_gradients(
@@ -225,12 +191,13 @@ def loss_and_gradients(
     coef_grads : list of ndarray, shaped like ``coefs``
     intercept_grads : list of ndarray, shaped like ``intercepts``
     """
-    objective = _Objective(
+    objective = _objective(
         X, y, coefs, intercepts, activation, out_activation, loss, alpha, sample_weight
     )
-    value, grad = objective(objective.theta)
-    coef_grads, intercept_grads = coef_views(grad, objective.layout)
-    return value, coef_grads, intercept_grads
+    with objective.threads():
+        value, grad = objective(objective.theta.copy())
+    coef_grads, intercept_grads = coef_views(grad, objective.plan.network.layout)
+    return float(value), coef_grads, intercept_grads
 
 
 def check_gradients(
@@ -256,7 +223,7 @@ def check_gradients(
     """
     as64 = [np.asarray(a, dtype=np.float64) for a in (*coefs, *intercepts)]
     n_layers = len(coefs)
-    objective = _Objective(
+    objective = _objective(
         np.asarray(X, dtype=np.float64),
         y,
         as64[:n_layers],
@@ -267,16 +234,17 @@ def check_gradients(
         alpha,
         sample_weight,
     )
-    theta = objective.theta
-    _, grad = objective(theta)
+    theta = objective.theta.copy()
     numeric = np.empty_like(theta)
     probe = theta.copy()
-    for j in range(theta.size):
-        probe[j] = theta[j] + eps
-        up, _ = objective(probe)
-        probe[j] = theta[j] - eps
-        down, _ = objective(probe)
-        probe[j] = theta[j]
-        numeric[j] = (up - down) / (2 * eps)
+    with objective.threads():
+        _, grad = objective(theta)
+        for j in range(theta.size):
+            probe[j] = theta[j] + eps
+            up, _ = objective(probe)
+            probe[j] = theta[j] - eps
+            down, _ = objective(probe)
+            probe[j] = theta[j]
+            numeric[j] = (up - down) / (2 * eps)
     scale = np.maximum(np.maximum(np.abs(grad), np.abs(numeric)), 1e-6)
     return float(np.max(np.abs(grad - numeric) / scale))

@@ -32,13 +32,20 @@ changes no output (1 + sqrt(tiny) == 1), so the difference from scikit-learn
 is below 1.5e-154 (float64) / 1.1e-19 (float32) per weight.
 """
 
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import prange
 
 from fastbp._config import jit
-from fastbp._params import chunk_range, param_chunks
+
+# What a kernel needs of a stochastic solver: solver_code (SGD / ADAM);
+# hyper (6,) float64 = (learning_rate, momentum, nesterov, beta_1, beta_2,
+# epsilon); first (n_params,) = velocity or Adam's m; second (n_params,) or
+# empty = Adam's s; step_counter (1,) int64 = Adam's t.
+Optimizer = namedtuple(
+    "Optimizer", ["solver_code", "hyper", "first", "second", "step_counter"]
+)
 
 SGD, ADAM = 0, 1
 SOLVER_CODES = {"sgd": SGD, "adam": ADAM}
@@ -59,8 +66,9 @@ def sgd_step(theta, grad, learning_rate, momentum, nesterov, velocity):
 
 @jit(inline="always")
 def flush_below(x, floor):
-    """x, or zero when |x| < floor."""
-    return x if abs(x) >= floor else type(x)(0)
+    """x, or zero when |x| < floor.  NaN stays NaN (a NaN fails every
+    comparison), so a diverged fit shows in its weights."""
+    return type(x)(0) if abs(x) < floor else x
 
 
 @jit
@@ -92,21 +100,25 @@ def adam_step(theta, grad, learning_rate_init, beta_1, beta_2, epsilon, t, m, s)
 
 
 @jit
-def step_range(theta, grad_range, solver_code, hyper, first, second, t, start, stop):
-    """One update of parameters start <= p < stop (Adam at step t), whose
-    gradient is grad_range (stop - start,); first and second are the state
-    arrays (see ``optimizer_step``).
+def step_range(optimizer, theta, grad_range, t, start):
+    """One update of parameters start <= p < start + len(grad_range) (Adam
+    at step t), whose gradient is grad_range.  optimizer = (solver_code,
+    hyper, first, second, step_counter) with hyper = (learning_rate, momentum,
+    nesterov, beta_1, beta_2, epsilon) as float64; first is the velocity or
+    Adam's m, second Adam's s (see ``OptimizerState``).
 
     Writes: theta[start:stop] and the state arrays on that range.
     """
-    if solver_code == SGD:
+    stop = start + grad_range.shape[0]
+    hyper = optimizer.hyper
+    if optimizer.solver_code == SGD:
         sgd_step(
             theta[start:stop],
             grad_range,
             hyper[0],
             hyper[1],
             hyper[2] != 0.0,
-            first[start:stop],
+            optimizer.first[start:stop],
         )
     else:
         adam_step(
@@ -117,47 +129,18 @@ def step_range(theta, grad_range, solver_code, hyper, first, second, t, start, s
             hyper[4],
             hyper[5],
             t,
-            first[start:stop],
-            second[start:stop],
+            optimizer.first[start:stop],
+            optimizer.second[start:stop],
         )
 
 
 @jit
-def next_step(solver_code, state):
-    """Advance Adam's step counter (state[2]); return the step number t."""
-    step_counter = state[2]
-    if solver_code != SGD:
+def next_step(optimizer):
+    """Advance Adam's step counter; return the step number t (SGD: 0)."""
+    step_counter = optimizer.step_counter
+    if optimizer.solver_code != SGD:
         step_counter[0] += 1
     return step_counter[0]
-
-
-@jit
-def _step_chunk(chunk, theta, grad, solver_code, hyper, state, t):
-    """``step_range`` on parameter chunk ``chunk`` (PARAM_CHUNK parameters)."""
-    first, second, _ = state
-    start, stop = chunk_range(chunk, theta.shape[0])
-    step_range(
-        theta, grad[start:stop], solver_code, hyper, first, second, t, start, stop
-    )
-
-
-@jit(parallel=True)
-def optimizer_step(theta, grad, solver_code, hyper, state, threaded):
-    """Dispatch one update.  hyper = (learning_rate, momentum, nesterov, beta_1,
-    beta_2, epsilon) as float64; state = (first, second, step_counter) where
-    first is the velocity or Adam's m, second Adam's s, and step_counter a
-    length-1 int64 array (Adam's t, incremented here).  The update is
-    element-wise, so parameter chunks run in parallel when ``threaded``.
-    Writes: theta and the state arrays.
-    """
-    t = next_step(solver_code, state)
-    n_chunks = param_chunks(theta.shape[0])
-    if threaded and n_chunks > 1:
-        for c in prange(n_chunks):
-            _step_chunk(np.int64(c), theta, grad, solver_code, hyper, state, t)
-    else:
-        for c in range(n_chunks):
-            _step_chunk(c, theta, grad, solver_code, hyper, state, t)
 
 
 @dataclass
@@ -192,14 +175,18 @@ class OptimizerState:
         """Adam's step count (number of updates applied)."""
         return int(self.step_counter[0])
 
-    def kernel_args(self, momentum, nesterov, beta_1, beta_2, epsilon):
-        """(solver_code, hyper, state) for ``optimizer_step``."""
+    def kernel_form(self, momentum, nesterov, beta_1, beta_2, epsilon):
+        """The plan's ``Optimizer`` over this state's arrays (shared, not
+        copied); the learning rate travels in hyper[0], which the compiled
+        schedules change (``sync_learning_rate`` copies it back)."""
         hyper = np.array(
             [self.learning_rate, momentum, float(nesterov), beta_1, beta_2, epsilon],
             dtype=np.float64,
         )
-        return (
-            SOLVER_CODES[self.solver],
-            hyper,
-            (self.first, self.second, self.step_counter),
+        return Optimizer(
+            SOLVER_CODES[self.solver], hyper, self.first, self.second, self.step_counter
         )
+
+    def sync_learning_rate(self, optimizer):
+        """Take the learning rate back from a plan's ``Optimizer``."""
+        self.learning_rate = float(optimizer.hyper[0])

@@ -1,27 +1,36 @@
 """Forward pass, backward deltas and gradient accumulation over row blocks.
 
-This is the only module with parallel loops over rows.  A set of rows (a
-minibatch, or all rows for a full-batch pass) is processed in *waves* of at
-most ``wave_rows(layout)`` rows; a wave is cut into equal row blocks
-(``block_plan``) that run in parallel, each writing its own partial loss and
-gradient; the partials are then added in block order.  Block boundaries depend
-only on the number of rows, so every sum is bit-identical with 1 or N threads.
+This is the only module with parallel loops (``for_each_block`` over a wave's
+row blocks, ``for_each_chunk`` over parameter chunks); each runs one
+per-index helper (``block_task``, ``chunk_task``) in parallel or in order.  A
+set of rows (a minibatch, or all rows for a full-batch pass) is processed in
+*waves* of at most ``wave_rows(layout)`` rows; a wave is cut into equal row
+blocks (``block_plan``), each writing its own partial loss and gradient; the
+partials are then added in block order.  Block boundaries depend only on the
+number of rows, so every sum is bit-identical with 1 or N threads.
 
-Shapes and buffers (m = rows in the wave, sizes = [n_features, *fan_outs]):
+Kernels take the plan's named parts (``_plan``): ``source``, ``network``,
+``work`` (the Workspace), ``optimizer``.  Buffers, for m rows in the wave and
+sizes = [n_features, *fan_outs]:
 
-* ``source = (X, data, indices, indptr)``: dense X (n_samples, n_features) when
-  ``indptr`` is empty, else a CSR matrix (X is then an empty placeholder).
-* ``acts`` / ``deltas``: flat buffers; layer l's (m, fan_out_l) activation and
-  dL/dz are C-contiguous views at offset m * sum(fan_out_j, j < l).
-* ``block_grads`` (WAVE_BLOCKS, n_params) and ``block_loss`` (WAVE_BLOCKS,):
-  per-block partial sums of  A_prev^T delta / column sums of delta  and of
-  w_i l(y_i, a_i).
-* ``weights_t`` (n_weights,): for the layers chosen by ``uses_transposed_copy``,
-  W_l^T as a C-contiguous (fan_out, fan_in) matrix at W_l's offset.
+* ``work.acts`` / ``work.deltas``: flat; layer l's (m, fan_out_l) activation
+  and dL/dz are C-contiguous views at offset m * sum(fan_out_j, j < l).
+* ``work.block_grads`` (n_blocks, n_params) and ``work.block_loss``
+  (n_blocks,): per-block partial sums of A_prev^T delta / column sums of
+  delta, and of w_i l(y_i, a_i).
+* ``work.weights_t`` (n_weights,): for the layers chosen by
+  ``uses_transposed_copy``, W_l^T as a C-contiguous (fan_out, fan_in) matrix
+  at W_l's offset.
 
 With Z_l = A_{l-1} W_l + b_l and A_l = f_l(Z_l) (A_{-1} = X), back-propagation
 is  delta_L = w_i dl/dz_L  and  delta_{l-1} = (delta_l W_l^T) * f'(A_{l-1});
 then dL/dW_l = (A_{l-1}^T delta_l + alpha W_l) / S and dL/db_l = sum_i delta_l / S.
+
+Compile time: a kernel that calls another links a copy of the callee's
+machine code, so thin layers between the entry points and the leaves are
+``inline="always"`` (``wave_partials``, ``batch_step``,
+``loss_and_grad_into``); constants passed to kernels are typed np.int64 /
+np.bool_, since a literal argument compiles a separate specialisation.
 """
 
 import numpy as np
@@ -38,6 +47,7 @@ from fastbp._config import (
     jit,
 )
 from fastbp._losses import weighted_loss_and_delta_into
+from fastbp._optimizers import next_step, step_range
 from fastbp._params import (
     B_OFFSET,
     FAN_IN,
@@ -135,19 +145,21 @@ def transpose_weights_into(theta, layout, weights_t):
 
 
 @jit
-def forward_rows(X_rows, theta, layout, act_code, out_code, acts, n_rows, r0):
+def forward_rows(X_rows, network, acts, n_rows, r0):
     """Forward pass for the rows r0 : r0 + len(X_rows) of a wave of n_rows.
 
-    A_l = f_l(A_{l-1} W_l + b_l), with f = act_code for hidden layers and
-    out_code for the last one.  Writes: rows r0.. of every layer view of acts.
+    A_l = f_l(A_{l-1} W_l + b_l), with f = network.act_code for hidden layers
+    and network.out_code for the last one.
+    Writes: rows r0.. of every layer view of acts.
     """
+    theta, layout = network.theta, network.layout
     r1 = r0 + X_rows.shape[0]
     n_layers = layout.shape[0]
     A_prev = X_rows
     for layer in range(n_layers):
         A = layer_view(acts, layout, layer, n_rows)[r0:r1]
         np.dot(A_prev, weight_view(theta, layout, layer), A)
-        code = out_code if layer == n_layers - 1 else act_code
+        code = network.out_code if layer == n_layers - 1 else network.act_code
         bias_activate_inplace(A, bias_view(theta, layout, layer), code)
         A_prev = A
 
@@ -184,25 +196,27 @@ def column_sums_into(D, out):
 
 
 @jit
-def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_out):
-    """Loss, deltas and gradient partial sums for rows r0 : r0 + len(X_rows).
+def backward_rows(X_rows, Y_rows, sw_rows, network, work, n_rows, r0, grad_out):
+    """Loss, deltas and gradient partial sums for rows r0 : r0 + len(X_rows)
+    of a wave of n_rows.
 
-    Assumes ``forward_rows`` filled the same rows of ``acts`` and
-    ``transpose_weights_into`` refreshed weights_t.  delta_L row i is
+    Assumes ``forward_rows`` filled the same rows of work.acts and
+    ``transpose_weights_into`` refreshed work.weights_t.  delta_L row i is
     w_i * dl/dz_L (w_i = 1 without weights); then delta_{l-1} = (delta_l W_l^T)
     * f'(A_{l-1}).  grad_out receives A_{l-1}^T delta_l at each W_l offset and
     sum_i delta_l at each b_l offset (no alpha term, no 1/S).
-    work = (acts, deltas, weights_t, n_rows of the wave).
-    Writes: rows r0.. of deltas' layer views, grad_out (n_params,).
+    Writes: rows r0.. of work.deltas' layer views, grad_out (n_params,).
     Returns sum_i w_i l(y_i, a_i) over these rows, in float64.
     """
-    act_code, out_code, loss_code = codes
-    acts, deltas, weights_t, n_rows = work
+    theta, layout = network.theta, network.layout
+    acts, deltas = work.acts, work.deltas
     r1 = r0 + X_rows.shape[0]
     last = layout.shape[0] - 1
     A_out = layer_view(acts, layout, last, n_rows)[r0:r1]
     D = layer_view(deltas, layout, last, n_rows)[r0:r1]
-    loss = weighted_loss_and_delta_into(Y_rows, A_out, sw_rows, out_code, loss_code, D)
+    loss = weighted_loss_and_delta_into(
+        Y_rows, A_out, sw_rows, network.out_code, network.loss_code, D
+    )
     for layer in range(last, -1, -1):
         A_prev = (
             X_rows if layer == 0 else layer_view(acts, layout, layer - 1, n_rows)[r0:r1]
@@ -212,74 +226,57 @@ def backward_rows(X_rows, Y_rows, sw_rows, theta, layout, codes, work, r0, grad_
         if layer > 0:
             D_prev = layer_view(deltas, layout, layer - 1, n_rows)[r0:r1]
             if uses_transposed_copy(layout, layer):
-                np.dot(D, transposed_weight_view(weights_t, layout, layer), D_prev)
+                np.dot(D, transposed_weight_view(work.weights_t, layout, layer), D_prev)
             elif layout[layer, FAN_OUT] == 1:  # W^T is W's memory, reshaped
                 W_t = weight_view(theta, layout, layer).reshape((1, D_prev.shape[1]))
                 np.dot(D, W_t, D_prev)
             else:
                 np.dot(D, weight_view(theta, layout, layer).T, D_prev)
-            multiply_derivative_inplace(D_prev, A_prev, act_code)
+            multiply_derivative_inplace(D_prev, A_prev, network.act_code)
             D = D_prev
     return loss
 
 
 @jit
-def _block_loss_and_grad(
-    blk, rows_per_block, X, Y, sw, theta, layout, codes, work, block_grads, block_loss
-):
-    acts, _, _, n_rows = work
+def block_task(blk, rows_per_block, X, Y, sw, network, work, backward):
+    """Row block ``blk`` of a wave X (m, n_features): the forward pass of its
+    rows and, when ``backward``, their loss and gradient partial sums.
+
+    Writes: the block's rows of work.acts (and work.deltas), and when
+    ``backward`` work.block_grads[blk], work.block_loss[blk].
+    """
+    n_rows = X.shape[0]
     r0 = blk * rows_per_block
     r1 = min(r0 + rows_per_block, n_rows)
-    sw_rows = sw[r0:r1] if sw.shape[0] > 0 else sw
-    forward_rows(X[r0:r1], theta, layout, codes[0], codes[1], acts, n_rows, r0)
-    block_loss[blk] = backward_rows(
-        X[r0:r1], Y[r0:r1], sw_rows, theta, layout, codes, work, r0, block_grads[blk]
-    )
+    forward_rows(X[r0:r1], network, work.acts, n_rows, r0)
+    if backward:
+        sw_rows = sw[r0:r1] if sw.shape[0] > 0 else sw
+        work.block_loss[blk] = backward_rows(
+            X[r0:r1],
+            Y[r0:r1],
+            sw_rows,
+            network,
+            work,
+            n_rows,
+            r0,
+            work.block_grads[blk],
+        )
 
 
 @jit(parallel=True)
-def wave_loss_and_grad_into(
-    X, Y, sw, theta, layout, codes, work, block_grads, block_loss, threaded
-):
-    """Forward + backward for one wave of rows, one row block per task.
-
-    X (m, n_features), Y (m, n_outputs), sw (m,) or empty.  Blocks write
-    disjoint rows of acts/deltas and their own row of block_grads, hence
-    race-free.  ``threaded`` False runs the same blocks in order on this thread.
-    Writes: acts, deltas, block_grads[:n_blocks], block_loss[:n_blocks].
-    Returns n_blocks.
+def for_each_block(X, Y, sw, network, work, backward, threaded):
+    """``block_task`` for every row block of the wave X (``block_plan``), in
+    parallel when ``threaded``.  Blocks write disjoint rows of acts/deltas and
+    their own row of block_grads, hence race-free.  Returns n_blocks.
     """
-    n_blocks, rows_per_block = block_plan(X.shape[0], layout)
+    n_blocks, rows_per_block = block_plan(X.shape[0], network.layout)
     if threaded and n_blocks > 1:
         for b in prange(n_blocks):
-            _block_loss_and_grad(
-                np.int64(b),  # prange counts in uint64; keep one signature
-                rows_per_block,
-                X,
-                Y,
-                sw,
-                theta,
-                layout,
-                codes,
-                work,
-                block_grads,
-                block_loss,
-            )
+            # prange counts in uint64; keep one signature of block_task.
+            block_task(np.int64(b), rows_per_block, X, Y, sw, network, work, backward)
     else:
         for blk in range(n_blocks):
-            _block_loss_and_grad(
-                blk,
-                rows_per_block,
-                X,
-                Y,
-                sw,
-                theta,
-                layout,
-                codes,
-                work,
-                block_grads,
-                block_loss,
-            )
+            block_task(blk, rows_per_block, X, Y, sw, network, work, backward)
     return n_blocks
 
 
@@ -299,7 +296,7 @@ def sum_of_squares(values):
     return total
 
 
-@jit(inline="always")
+@jit
 def add_blocks_range(block_grads, n_blocks, out, overwrite, start, stop):
     """out[p - start] = (0 if overwrite else out[p - start]) + sum_blk
     block_grads[blk, p], in block order, for start <= p < stop.  Loops run
@@ -307,7 +304,12 @@ def add_blocks_range(block_grads, n_blocks, out, overwrite, start, stop):
     Writes: out (stop - start,)."""
     first = 0
     if overwrite:
-        out[:] = block_grads[0, start:stop]
+        # Element loops, not ``out[:] = ...``: an array-to-slice assignment
+        # compiles Numba's shape-mismatch message formatting into every
+        # kernel that links this one (~0.3 MB of LLVM IR each).
+        partial = block_grads[0, start:stop]
+        for q in range(out.shape[0]):
+            out[q] = partial[q]
         first = 1
     for blk in range(first, n_blocks):
         # Loops over views from 0: an index Numba cannot prove non-negative
@@ -318,22 +320,23 @@ def add_blocks_range(block_grads, n_blocks, out, overwrite, start, stop):
             out[q] += partial[q]
 
 
-@jit(inline="always")
-def finish_gradient_range(
-    block_grads, n_blocks, theta, out, accumulate, n_weights, alpha, S, start, stop
-):
-    """Complete the gradient on parameters start <= p < stop, into out (the
-    range's gradient: grad[start:stop], or a scratch of that length).
+@jit
+def finish_gradient_range(block_grads, n_blocks, network, out, accumulate, S, start):
+    """Complete the gradient on parameters start <= p < start + len(out), into
+    out (the range's gradient: grad[start:stop], or a scratch of that length).
 
     g = (out if accumulate else 0) + sum_blk block_grads[blk]; then
     out = (g + alpha W) / S on weights (p < n_weights), g / S on intercepts
     (as multiplications by 1 / S).
-    Writes: out (stop - start,).  Returns sum(W^2) over the range as a float64.
+    Writes: out.  Returns sum(W^2) over the range as a float64.
     """
+    theta = network.theta
+    stop = start + out.shape[0]
     # One division, then multiplications: a division per parameter was the
     # costliest part of the pass (differs from g / S by at most one ulp).
     inv_S = theta.dtype.type(1) / S
-    a = theta.dtype.type(alpha)
+    a = theta.dtype.type(network.alpha)
+    n_weights = network.layout[0, B_OFFSET]
     n_w = max(0, min(stop, n_weights) - start)  # weights among the range
     w = theta[start:stop]
     if n_blocks == 1 and not accumulate:
@@ -353,77 +356,81 @@ def finish_gradient_range(
     return sum_of_squares(w[:n_w])
 
 
-@jit(parallel=True)
-def add_blocks_into(block_grads, n_blocks, acc, overwrite, threaded):
-    """acc = (0 if overwrite else acc) + block_grads[0] + ... + block_grads[n-1].
+# What ``chunk_task`` does with one parameter chunk (see its docstring).
+COPY_BLOCKS, ADD_BLOCKS, FINISH, FINISH_ACCUMULATED, FINISH_AND_STEP, STEP = range(6)
 
-    Each parameter's sum is taken in block order, independently of the others,
-    so parameter chunks may run in parallel (race-free, same bits).
-    Writes: acc (n_params,).
+
+@jit
+def chunk_task(chunk, mode, n_blocks, S, network, work, optimizer, t):
+    """One PARAM_CHUNK-sized chunk of the parameters, by ``mode``:
+
+    * COPY_BLOCKS / ADD_BLOCKS: grad = / += the wave's block sums (the first
+      and the later waves of a multi-wave pass);
+    * FINISH / FINISH_ACCUMULATED: grad = ((grad +) blocks + alpha W) / S
+      (``finish_gradient_range``);
+    * FINISH_AND_STEP: FINISH into a chunk-sized scratch that stays in cache,
+      then one optimizer update of the chunk (Adam at step t);
+    * STEP: one optimizer update from grad.
+
+    Writes: grad's chunk (COPY/ADD/FINISH modes), theta's chunk and the
+    optimizer state's (FINISH_AND_STEP, STEP).  Returns the chunk's sum(W^2)
+    before any update (FINISH modes), else 0.
     """
-    n_params = acc.shape[0]
-    n_chunks = param_chunks(n_params)
+    theta, block_grads = network.theta, work.block_grads
+    start, stop = chunk_range(chunk, theta.shape[0])
+    if mode == COPY_BLOCKS or mode == ADD_BLOCKS:
+        grad = work.grad[start:stop]
+        add_blocks_range(
+            block_grads, n_blocks, grad, np.bool_(mode == COPY_BLOCKS), start, stop
+        )
+        return 0.0
+    if mode == STEP:
+        step_range(optimizer, theta, work.grad[start:stop], t, start)
+        return 0.0
+    if mode == FINISH_AND_STEP:
+        # The allocator hands the same block back chunk after chunk, so the
+        # update needs no full-size gradient written back to memory.
+        chunk_grad = np.empty(stop - start, dtype=theta.dtype)
+        penalty = finish_gradient_range(
+            block_grads, n_blocks, network, chunk_grad, np.bool_(False), S, start
+        )
+        step_range(optimizer, theta, chunk_grad, t, start)
+        return penalty
+    return finish_gradient_range(
+        block_grads,
+        n_blocks,
+        network,
+        work.grad[start:stop],
+        mode == FINISH_ACCUMULATED,
+        S,
+        start,
+    )
+
+
+@jit(parallel=True)
+def for_each_chunk(mode, n_blocks, S, network, work, optimizer, threaded):
+    """``chunk_task`` on every parameter chunk, in parallel when ``threaded``
+    (each chunk is independent: race-free, same bits).  The stepping modes
+    first advance Adam's step counter.
+
+    Returns sum(W^2) for the FINISH modes: chunk sums in float64, added in
+    chunk order, so the same bits for any thread count.
+    Writes: see ``chunk_task``, and work.chunk_sums.
+    """
+    t = 0
+    if mode == FINISH_AND_STEP or mode == STEP:
+        t = next_step(optimizer)
+    n_chunks = param_chunks(network.theta.shape[0])
+    chunk_sums = work.chunk_sums
     if threaded and n_chunks > 1:
         for c in prange(n_chunks):
-            start, stop = chunk_range(c, n_params)
-            out = acc[start:stop]
-            add_blocks_range(block_grads, n_blocks, out, overwrite, start, stop)
-    else:
-        for c in range(n_chunks):
-            start, stop = chunk_range(c, n_params)
-            out = acc[start:stop]
-            add_blocks_range(block_grads, n_blocks, out, overwrite, start, stop)
-
-
-@jit(parallel=True)
-def finish_gradient(
-    block_grads,
-    n_blocks,
-    theta,
-    grad,
-    accumulate,
-    n_weights,
-    alpha,
-    S,
-    chunk_sums,
-    threaded,
-):
-    """``finish_gradient_range`` over all parameters, chunks in parallel.
-
-    Returns sum(W^2): summed per chunk in float64, then in chunk order, so the
-    same bits for any thread count.  Writes: grad, chunk_sums (n_chunks,).
-    """
-    n_params = grad.shape[0]
-    n_chunks = param_chunks(n_params)
-    if threaded and n_chunks > 1:
-        for c in prange(n_chunks):
-            start, stop = chunk_range(c, n_params)
-            chunk_sums[c] = finish_gradient_range(
-                block_grads,
-                n_blocks,
-                theta,
-                grad[start:stop],
-                accumulate,
-                n_weights,
-                alpha,
-                S,
-                start,
-                stop,
+            chunk_sums[c] = chunk_task(
+                np.int64(c), mode, n_blocks, S, network, work, optimizer, t
             )
     else:
         for c in range(n_chunks):
-            start, stop = chunk_range(c, n_params)
-            chunk_sums[c] = finish_gradient_range(
-                block_grads,
-                n_blocks,
-                theta,
-                grad[start:stop],
-                accumulate,
-                n_weights,
-                alpha,
-                S,
-                start,
-                stop,
+            chunk_sums[c] = chunk_task(
+                c, mode, n_blocks, S, network, work, optimizer, t
             )
     penalty = 0.0
     for c in range(n_chunks):
@@ -455,10 +462,10 @@ def gather_rows_into(source, rows, X_out):
 
     Writes: X_out (len(rows), n_features).
     """
-    X, data, indices, indptr = source
-    if indptr.shape[0] == 0:
-        gather_dense_rows_into(X, rows, X_out)
+    if source.indptr.shape[0] == 0:
+        gather_dense_rows_into(source.X, rows, X_out)
     else:
+        data, indices, indptr = source.data, source.indices, source.indptr
         X_out[:] = 0
         for i in range(rows.shape[0]):
             r = rows[i]
@@ -466,158 +473,138 @@ def gather_rows_into(source, rows, X_out):
                 X_out[i, indices[k]] = data[k]
 
 
-@jit
-def wave_partials(source, Y, sw, wave_idx, theta, layout, codes, buffers, threaded):
+@jit(inline="always")
+def wave_partials(plan, wave_idx):
     """Gather the rows ``wave_idx`` (at most one wave) and compute every row
     block's partial loss and gradient.
 
-    Writes: the buffers (X_buf, Y_buf, sw_buf, acts, deltas, block_grads,
-    block_loss, weights_t).  Returns (sum_i w_i l_i in float64, sum_i w_i, n_blocks); the
-    weight sum is 0 without sample weights.
+    Writes: plan.work (X_buf, Y_buf, sw_buf, acts, deltas, weights_t,
+    block_grads, block_loss).  Returns (sum_i w_i l_i in float64, sum_i w_i,
+    n_blocks); the weight sum is 0 without sample weights.
     """
-    X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss, _, weights_t = buffers
+    work, network, sw = plan.work, plan.network, plan.sw
     weighted = sw.shape[0] > 0
     m = wave_idx.shape[0]
-    X_w = X_buf[:m]
-    gather_rows_into(source, wave_idx, X_w)
-    Y_w = Y_buf[:m]
-    gather_dense_rows_into(Y, wave_idx, Y_w)
-    sw_w = sw_buf[:m] if weighted else sw_buf[:0]
-    weight_sum = theta.dtype.type(0)
+    X_w = work.X_buf[:m]
+    gather_rows_into(plan.source, wave_idx, X_w)
+    Y_w = work.Y_buf[:m]
+    gather_dense_rows_into(plan.Y, wave_idx, Y_w)
+    sw_w = work.sw_buf[:m] if weighted else work.sw_buf[:0]
+    weight_sum = network.theta.dtype.type(0)
     if weighted:
         for i in range(m):
             sw_w[i] = sw[wave_idx[i]]
             weight_sum += sw_w[i]
-    transpose_weights_into(theta, layout, weights_t)
-    n_blocks = wave_loss_and_grad_into(
-        X_w,
-        Y_w,
-        sw_w,
-        theta,
-        layout,
-        codes,
-        (acts, deltas, weights_t, m),
-        block_grads,
-        block_loss,
-        threaded,
+    transpose_weights_into(network.theta, network.layout, work.weights_t)
+    n_blocks = for_each_block(
+        X_w, Y_w, sw_w, network, work, np.bool_(True), plan.threaded
     )
     loss_sum = 0.0
     for blk in range(n_blocks):
-        loss_sum += block_loss[blk]
+        loss_sum += work.block_loss[blk]
     return loss_sum, weight_sum, n_blocks
 
 
-@jit
-def loss_and_grad_into(
-    source, Y, sw, rows, theta, layout, codes, alpha, buffers, grad, threaded
-):
+@jit(inline="always")
+def loss_and_grad_into(plan, rows):
     """Regularised loss over the rows ``rows`` of the data, and its gradient.
 
     L = (sum_i w_i l(y_i, a_i) + alpha/2 sum ||W||^2) / S, with S = sum_i w_i
-    (or the number of rows without weights); grad = dL/dtheta in theta's layout.
-    buffers = (X_buf, Y_buf, sw_buf, acts, deltas, block_grads, block_loss,
-    chunk_sums, weights_t), sized for min(len(rows), wave_rows(layout)) rows; ``threaded``
-    allows parallel blocks and parameter chunks.
-    Writes: buffers, grad (n_params,).  Returns (L as float64, S).
+    (or the number of rows without weights); grad = dL/dtheta in theta's
+    layout.  Rows are processed in waves of ``wave_rows`` rows; the block sums
+    of every wave but the last are added into grad, the last one's while the
+    gradient is finished.
+    Writes: plan.work (grad included).  Returns (L as float64, S).
     """
-    block_grads, chunk_sums = buffers[5], buffers[7]
+    network, work = plan.network, plan.work
     n = rows.shape[0]
     loss_sum = 0.0
-    S = theta.dtype.type(0)
-    step = wave_rows(layout)
+    S = network.theta.dtype.type(0)
+    step = wave_rows(network.layout)
     n_waves = max(1, (n + step - 1) // step)
+    n_blocks = np.int64(0)
     for wave in range(n_waves):
         wave_idx = rows[wave * step : min((wave + 1) * step, n)]
-        wave_loss, wave_weight, n_blocks = wave_partials(
-            source, Y, sw, wave_idx, theta, layout, codes, buffers, threaded
-        )
+        wave_loss, wave_weight, n_blocks = wave_partials(plan, wave_idx)
         loss_sum += wave_loss
         S += wave_weight
         if wave < n_waves - 1:
-            add_blocks_into(block_grads, n_blocks, grad, wave == 0, threaded)
-    if sw.shape[0] == 0:
-        S = theta.dtype.type(n)
-    penalty = finish_gradient(
-        block_grads,
-        n_blocks,
-        theta,
-        grad,
-        n_waves > 1,
-        layout[0, B_OFFSET],
-        alpha,
-        S,
-        chunk_sums,
-        threaded,
+            mode = np.int64(COPY_BLOCKS if wave == 0 else ADD_BLOCKS)
+            for_each_chunk(
+                mode, n_blocks, S, network, work, plan.optimizer, plan.threaded
+            )
+    if plan.sw.shape[0] == 0:
+        S = network.theta.dtype.type(n)
+    mode = np.int64(FINISH_ACCUMULATED if n_waves > 1 else FINISH)
+    penalty = for_each_chunk(
+        mode, n_blocks, S, network, work, plan.optimizer, plan.threaded
     )
-    return (loss_sum + 0.5 * alpha * penalty) / S, S
+    return (loss_sum + 0.5 * network.alpha * penalty) / S, S
+
+
+@jit(inline="always")
+def batch_step(plan, rows):
+    """One minibatch: loss and gradient at the current theta over ``rows``,
+    then one optimizer update of theta in place (fused with the gradient's
+    last pass when the batch fits in one wave).
+
+    Writes: theta, the optimizer state, plan.work.  Returns (L, S); S == 0
+    (all sample weights zero) means no update was made.
+    """
+    network = plan.network
+    n = rows.shape[0]
+    if n > wave_rows(network.layout):
+        loss, S = loss_and_grad_into(plan, rows)
+        if S != 0:
+            for_each_chunk(
+                np.int64(STEP),
+                np.int64(0),
+                S,
+                network,
+                plan.work,
+                plan.optimizer,
+                plan.threaded,
+            )
+        return loss, S
+    loss_sum, S, n_blocks = wave_partials(plan, rows)
+    if plan.sw.shape[0] == 0:
+        S = network.theta.dtype.type(n)
+    if S == 0:
+        return np.nan, S
+    penalty = for_each_chunk(
+        np.int64(FINISH_AND_STEP),
+        n_blocks,
+        S,
+        network,
+        plan.work,
+        plan.optimizer,
+        plan.threaded,
+    )
+    return (loss_sum + 0.5 * network.alpha * penalty) / S, S
 
 
 @jit
-def forward_into(source, theta, layout, codes, X_buf, acts, out, threaded):
+def forward_into(source, network, work, out, threaded):
     """Network output for every row of the data, computed wave by wave.
 
-    Writes: X_buf, acts (scratch), out (n_samples, n_outputs).
+    work is a Workspace whose X_buf and acts hold at least one wave (the
+    other buffers may be empty: only the forward pass runs).
+    Writes: work.X_buf, work.acts (scratch), out (n_samples, n_outputs).
     """
-    X, _, _, indptr = source
-    n = X.shape[0] if indptr.shape[0] == 0 else indptr.shape[0] - 1
+    indptr = source.indptr
+    n = source.X.shape[0] if indptr.shape[0] == 0 else indptr.shape[0] - 1
+    layout = network.layout
     last = layout.shape[0] - 1
-    rows = np.arange(n)
     step = wave_rows(layout)
     for start in range(0, n, step):
         stop = min(start + step, n)
         m = stop - start
-        X_w = X_buf[:m]
-        gather_rows_into(source, rows[start:stop], X_w)
-        forward_wave(X_w, theta, layout, codes[0], codes[1], acts, threaded)
-        out[start:stop] = layer_view(acts, layout, last, m)
-
-
-@jit(parallel=True)
-def forward_wave(X, theta, layout, act_code, out_code, acts, threaded):
-    """Forward pass of one wave X (m, n_features), row blocks in parallel.
-
-    Writes: every layer view of acts for m rows.
-    """
-    m = X.shape[0]
-    n_blocks, rows_per_block = block_plan(m, layout)
-    if threaded and n_blocks > 1:
-        for b in prange(n_blocks):
-            r0 = np.int64(b) * rows_per_block
-            r1 = min(r0 + rows_per_block, m)
-            forward_rows(X[r0:r1], theta, layout, act_code, out_code, acts, m, r0)
-    else:
-        for blk in range(n_blocks):
-            r0 = blk * rows_per_block
-            r1 = min(r0 + rows_per_block, m)
-            forward_rows(X[r0:r1], theta, layout, act_code, out_code, acts, m, r0)
-
-
-def make_forward_buffers(n_rows, n_features, layout, dtype):
-    """(X_buf, acts): the workspace of ``forward_into`` for up to ``n_rows``
-    rows per wave."""
-    m = max(1, int(n_rows))
-    if m > MIN_BLOCK_ROWS * WAVE_BLOCKS:  # below: within any wave (cheap test first)
-        m = min(m, wave_rows(layout))
-    # The intercepts, one per unit, end theta: a count without a reduction.
-    last = layout.shape[0] - 1
-    n_units = int(layout[last, B_OFFSET] + layout[last, FAN_OUT] - layout[0, B_OFFSET])
-    return np.empty((m, n_features), dtype=dtype), np.empty(m * n_units, dtype=dtype)
-
-
-def make_buffers(n_rows, n_features, n_outputs, layout, n_params, dtype):
-    """Allocate the workspace tuple of ``loss_and_grad_into`` for up to
-    ``n_rows`` rows per call (capped at one wave)."""
-    X_buf, acts = make_forward_buffers(n_rows, n_features, layout, dtype)
-    m = X_buf.shape[0]
-    n_blocks = block_plan(m, layout)[0]
-    return (
-        X_buf,
-        np.empty((m, n_outputs), dtype=dtype),
-        np.empty(m, dtype=dtype),
-        acts,
-        np.empty_like(acts),
-        np.empty((n_blocks, n_params), dtype=dtype),
-        np.empty(n_blocks, dtype=np.float64),
-        np.empty(param_chunks(n_params), dtype=np.float64),
-        np.zeros(int(layout[0, B_OFFSET]), dtype=dtype),
-    )
+        X_w = work.X_buf[:m]
+        gather_rows_into(source, np.arange(start, stop), X_w)
+        for_each_block(
+            X_w, X_w, work.sw_buf[:0], network, work, np.bool_(False), threaded
+        )
+        A_out = layer_view(work.acts, layout, last, m)
+        for i in range(m):
+            for k in range(A_out.shape[1]):
+                out[start + i, k] = A_out[i, k]

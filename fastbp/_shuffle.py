@@ -16,6 +16,7 @@ such arrays are left to NumPy.)
 """
 
 import ctypes
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -146,3 +147,17 @@ def shuffled(sample_idx, random_state):
                 return result
     random_state.shuffle(result)
     return result
+
+
+def mt19937_words(random_state):
+    """(words, lock) for shuffling with ``random_state`` in compiled code:
+    the (625,) uint32 view of its MT19937 state (see ``_state_words``) and
+    its bit generator's lock, to hold around every compiled call that draws;
+    (None, a null context) for any other generator."""
+    bit_generator = getattr(random_state, "_bit_generator", None)
+    if isinstance(bit_generator, np.random.MT19937):
+        with bit_generator.lock:
+            words = _state_words(bit_generator)
+        if words is not None:
+            return words, bit_generator.lock
+    return None, nullcontext()

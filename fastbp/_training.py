@@ -1,348 +1,346 @@
-"""Training engine: whole epochs in one compiled call, L-BFGS on the flat buffer.
+"""The stochastic fit (SGD, Adam): epochs, shuffles, schedules and stopping
+rules in compiled code, over slices of epochs.
 
-Per epoch Python runs once (shuffle order, loss curve, schedules, stopping
-rules); ``run_epoch`` then performs every minibatch of the epoch in compiled
-code: gather rows through the epoch's order (never a copy of X), forward,
-loss, backward into ``grad``, one optimizer step on ``theta`` in place.
+``train_epochs`` runs up to ``n_epochs`` epochs in one compiled call.  Each
+epoch is scikit-learn 1.9's ``_fit_stochastic`` loop body, step for step:
 
-Threads: a fit owns exactly one thread pool.  BLAS is limited to one thread
-while Numba runs row blocks in parallel; the Numba thread count follows
-``numba.get_num_threads()`` (``NUMBA_NUM_THREADS``), is capped by
-``OMP_NUM_THREADS`` when set, drops to one thread when a batch is too small to
-pay for a parallel launch, and is restored after each call.
+1. shuffle the sample indices (NumPy's ``RandomState.shuffle``, drawn from the
+   estimator's own MT19937 state, ``_shuffle``);
+2. every minibatch: loss, gradient, one optimizer update (``batch_step``);
+3. ``loss_ = sum_b batch_loss_b * rows_b / n``, ``t_ += n``, the loss curve;
+4. ``end_epoch``: the no-improvement count (on the training loss, or on a
+   validation score), the ``invscaling`` schedule, ``adaptive``'s division by
+   5 or the stop, ``max_iter``.
+
+Python gets control back between calls only: ``fit_stochastic`` sizes each
+slice to about ``SLICE_SECONDS`` of work, so Ctrl-C stops a fit within that
+time with a usable model; with ``verbose`` it asks for one epoch at a time
+and prints scikit-learn's lines.  With ``early_stopping`` the validation
+score (the estimator's ``score``) is taken in Python after each epoch and
+handed to the compiled ``end_epoch``.  Every piece of state lives in the
+``Progress`` arrays, so slicing never changes a result.
 """
 
-import functools
-import os
+import time
 import warnings
-from contextlib import contextmanager, nullcontext
+from collections import namedtuple
+from contextlib import nullcontext
 
-import numba
 import numpy as np
-import scipy.optimize
-from numba import prange
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import ThreadpoolController
 
-from fastbp._config import (
-    KERNEL_LOCK,
-    MIN_BLOCK_ROWS,
-    MIN_PARALLEL_ADAM_PARAMS,
-    MIN_PARALLEL_WORK,
-    WORKQUEUE_MIN_PARALLEL_WORK,
-    jit,
-)
-from fastbp._optimizers import next_step, optimizer_step, step_range
-from fastbp._params import B_OFFSET, chunk_range, param_chunks
-from fastbp._propagate import (
-    block_plan,
-    finish_gradient_range,
-    loss_and_grad_into,
-    make_buffers,
-    multiply_adds_per_row,
-    wave_partials,
-    wave_rows,
-)
+from fastbp._config import jit
+from fastbp._optimizers import SGD
+from fastbp._propagate import batch_step
+from fastbp._shuffle import mt19937_words, shuffle_in_place
+from fastbp._threads import compute_threads
 
-# run_epoch status codes.
-EPOCH_OK, EPOCH_NON_FINITE_LOSS, EPOCH_ZERO_WEIGHT_BATCH = range(3)
+# Learning-rate schedules (SGD only; Adam's is CONSTANT).
+CONSTANT, INVSCALING, ADAPTIVE = range(3)
+SCHEDULE_CODES = {"constant": CONSTANT, "invscaling": INVSCALING, "adaptive": ADAPTIVE}
+
+# Why ``train_epochs`` / ``end_epoch`` returned.
+(
+    GO_ON,  # the slice is done; training goes on
+    AWAIT_SCORE,  # early stopping: Python scores the epoch, then ``end_epoch``
+    MAX_ITER,  # n_iter_ == max_iter (scikit-learn's ConvergenceWarning)
+    ONE_PASS,  # partial_fit's single epoch is done
+    NO_IMPROVEMENT,  # tol / n_iter_no_change: stop
+    LEARNING_RATE_TOO_SMALL,  # adaptive: stop at learning rate <= 1e-6
+    DIVERGED,  # non-finite weights (scikit-learn raises after the fit)
+    ZERO_WEIGHT_BATCH,  # a batch's sample weights sum to 0 (scikit-learn raises)
+) = range(8)
+
+# Progress.counters and Progress.scalars entries.
+N_ITER, T, NO_IMPROVEMENT_COUNT, LR_DIVIDED, NON_FINITE_LOSS = range(5)
+BEST_LOSS, LOSS, BEST_SCORE = range(3)
+
+Rules = namedtuple(
+    "Rules",
+    [
+        "batch_size",
+        "max_iter",
+        "tol",
+        "n_iter_no_change",
+        "schedule",
+        "learning_rate_init",
+        "power_t",
+        "shuffle",
+        "incremental",
+        "early_stopping",
+    ],
+)
+Rules.__doc__ = """The fit's fixed settings, scikit-learn's names (schedule: a
+SCHEDULE_CODES value, CONSTANT for Adam)."""
+
+Progress = namedtuple(
+    "Progress",
+    [
+        "sample_idx",
+        "train_idx",
+        "order",
+        "rng_words",
+        "loss_curve",
+        "validation_scores",
+        "best_theta",
+        "counters",
+        "scalars",
+    ],
+)
+Progress.__doc__ = """Everything a fit changes besides theta and the optimizer.
+
+sample_idx (n,) int64: the cumulative shuffle of arange(n); train_idx (n,)
+int64 rows of the training split, or empty (all rows); order (n,) int64: the
+epoch's rows; rng_words (625,) uint32: the estimator's MT19937 state (empty:
+Python shuffles); loss_curve, validation_scores (max_iter,) float64: this
+call's epochs; best_theta: the best-validation-score snapshot (early
+stopping) or empty; counters int64 (N_ITER, T, NO_IMPROVEMENT_COUNT,
+LR_DIVIDED, NON_FINITE_LOSS); scalars float64 (BEST_LOSS, LOSS, BEST_SCORE).
+"""
+
+_NO_WORDS = np.empty(0, dtype=np.uint32)
+
+# Python re-enters after about this much work (Ctrl-C, see the docstring).
+SLICE_SECONDS = 0.05
 
 
 @jit
-def _finish_and_step_chunk(
-    block_grads, n_blocks, theta, n_weights, alpha, S, solver, t, chunk
-):
-    """Finish the gradient on parameter chunk ``chunk`` and update it (Adam at
-    step t).  A call, not inlined code: inside a parallel kernel's body the
-    same loops compile to slower code.  solver = (solver_code, hyper, first,
-    second) as in ``step_range``.  Returns the chunk's sum(W^2)."""
-    solver_code, hyper, first, second = solver
-    start, stop = chunk_range(chunk, theta.shape[0])
-    # The chunk's gradient in a scratch that stays in cache (the allocator
-    # hands the same block back chunk after chunk): the update needs no
-    # full-size gradient written back to memory.
-    chunk_grad = np.empty(stop - start, dtype=theta.dtype)
-    penalty = finish_gradient_range(
-        block_grads,
-        n_blocks,
-        theta,
-        chunk_grad,
-        False,
-        n_weights,
-        alpha,
-        S,
-        start,
-        stop,
-    )
-    step_range(theta, chunk_grad, solver_code, hyper, first, second, t, start, stop)
-    return penalty
+def all_finite(values):
+    """Whether every entry of values is finite (one pass, no early exit)."""
+    finite = True
+    for q in range(values.shape[0]):
+        finite &= np.isfinite(values[q])
+    return finite
 
 
-@jit(parallel=True)
-def finish_gradient_and_step(
-    block_grads, n_blocks, model, S, optimizer, chunk_sums, threaded
-):
-    """Complete the gradient from one wave's row blocks and apply one update,
-    chunk by chunk: each chunk of parameters is finished and stepped while it
-    is in cache (one pass over the parameters instead of three).
+@jit(inline="always")
+def run_batches(plan, order, batch_size):
+    """Every minibatch of one epoch: rows order[k*bs : (k+1)*bs] in turn.
 
-    Returns sum(W^2) at the parameters before the update (chunk sums added in
-    chunk order).  Writes: theta, the optimizer state, chunk_sums.
+    Returns (sum over batches of batch_loss * batch_rows, status) with status
+    GO_ON, DIVERGED-candidate NON_FINITE (a batch loss was not finite; the
+    epoch goes on) or ZERO_WEIGHT_BATCH (the epoch stopped before that batch).
+    Writes: theta, the optimizer state, plan.work.
     """
-    theta, layout, _, alpha = model
-    solver_code, hyper, state = optimizer
-    first, second, _ = state
-    n_weights = layout[0, B_OFFSET]
-    t = next_step(solver_code, state)
-    n_chunks = param_chunks(theta.shape[0])
-    if threaded and n_chunks > 1:
-        for c in prange(n_chunks):
-            chunk_sums[c] = _finish_and_step_chunk(
-                block_grads,
-                n_blocks,
-                theta,
-                n_weights,
-                alpha,
-                S,
-                (solver_code, hyper, first, second),
-                t,
-                np.int64(c),
-            )
-    else:
-        for c in range(n_chunks):
-            chunk_sums[c] = _finish_and_step_chunk(
-                block_grads,
-                n_blocks,
-                theta,
-                n_weights,
-                alpha,
-                S,
-                (solver_code, hyper, first, second),
-                t,
-                c,
-            )
-    penalty = 0.0
-    for c in range(n_chunks):
-        penalty += chunk_sums[c]
-    return penalty
-
-
-@jit
-def run_epoch(
-    source, Y, sw, order, batch_size, model, optimizer, buffers, grad, threaded
-):
-    """Run every minibatch of one epoch: rows order[k*bs : (k+1)*bs] in turn.
-
-    model = (theta, layout, codes, alpha); optimizer = (solver_code, hyper,
-    state) as for ``optimizer_step``.  Each batch: loss and gradient at the
-    current theta, then one update of theta in place (fused with the gradient's
-    last pass when the batch fits in one wave).  A batch whose sample weights
-    sum to zero has no defined loss: the epoch stops before it and reports
-    EPOCH_ZERO_WEIGHT_BATCH (scikit-learn raises there).  A non-finite batch
-    loss is reported as EPOCH_NON_FINITE_LOSS; the epoch goes on.
-    Writes: theta, the optimizer state, buffers, grad.
-    Returns (sum over batches of batch_loss * batch_rows, status).
-    """
-    theta, layout, codes, alpha = model
-    solver_code, hyper, state = optimizer
-    block_grads, chunk_sums = buffers[5], buffers[7]
-    single_wave = batch_size <= wave_rows(layout)
-    weighted = sw.shape[0] > 0
     n = order.shape[0]
     total = 0.0
-    status = EPOCH_OK
+    non_finite = False
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        rows = order[start:stop]
-        if single_wave:
-            loss_sum, S, n_blocks = wave_partials(
-                source, Y, sw, rows, theta, layout, codes, buffers, threaded
-            )
-            if not weighted:
-                S = theta.dtype.type(stop - start)
-            if S == 0:
-                return total, EPOCH_ZERO_WEIGHT_BATCH
-            penalty = finish_gradient_and_step(
-                block_grads,
-                n_blocks,
-                model,
-                S,
-                optimizer,
-                chunk_sums,
-                threaded,
-            )
-            loss = (loss_sum + 0.5 * alpha * penalty) / S
-        else:
-            loss, S = loss_and_grad_into(
-                source,
-                Y,
-                sw,
-                rows,
-                theta,
-                layout,
-                codes,
-                alpha,
-                buffers,
-                grad,
-                threaded,
-            )
-            if S == 0:
-                return total, EPOCH_ZERO_WEIGHT_BATCH
-            optimizer_step(theta, grad, solver_code, hyper, state, threaded)
-        if not np.isfinite(loss):
-            status = EPOCH_NON_FINITE_LOSS
+        loss, S = batch_step(plan, order[start:stop])
+        if S == 0:
+            return total, ZERO_WEIGHT_BATCH
+        non_finite |= not np.isfinite(loss)
         total += loss * (stop - start)
-    return total, status
+    return total, DIVERGED if non_finite else GO_ON
 
 
-def thread_budget():
-    """Numba's thread count, capped by OMP_NUM_THREADS when that is set."""
-    n_threads = numba.get_num_threads()
-    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if omp.isdigit() and int(omp) > 0:
-        n_threads = min(n_threads, int(omp))
-    return n_threads
+@jit(inline="always")
+def one_epoch(plan, rules, progress):
+    """Shuffle, run every batch, record loss_, t_ and the loss curve.
 
-
-def _threading_layer_is_workqueue():
-    try:
-        return numba.threading_layer() == "workqueue"
-    except ValueError:  # no parallel region has run yet: assume the worst
-        return numba.config.THREADING_LAYER in ("workqueue", "default")
-
-
-def use_threads(n_rows, layout, costly_update=False):
-    """Whether a call over ``n_rows`` rows should run in parallel: its row
-    blocks (at least two, with enough work), or, for ``costly_update``, the
-    parameter chunks of each update (see ``update_is_costly``)."""
-    if not costly_update and n_rows <= MIN_BLOCK_ROWS:
-        return False  # one row block (block_plan): decided without the checks below
-    if thread_budget() < 2:
-        return False
-    workqueue = _threading_layer_is_workqueue()
-    threshold = WORKQUEUE_MIN_PARALLEL_WORK if workqueue else MIN_PARALLEL_WORK
-    if (
-        block_plan(n_rows, layout)[0] >= 2
-        and n_rows * multiply_adds_per_row(layout) >= threshold
-    ):
-        return True
-    return costly_update and not workqueue
-
-
-def update_is_costly(solver, n_params):
-    """Whether one optimizer update is worth parallel parameter chunks on its
-    own, whatever the batch size (MIN_PARALLEL_ADAM_PARAMS)."""
-    return solver == "adam" and n_params >= MIN_PARALLEL_ADAM_PARAMS
-
-
-@functools.cache
-def _blas_controller():
-    """One scan of the loaded BLAS libraries per process (a fresh
-    ``threadpool_limits`` re-reads /proc/self/maps: ~1 ms per call)."""
-    return ThreadpoolController()
-
-
-def compute_threads(threaded, single_threaded_blas=None):
-    """Own the threads for one compiled computation.
-
-    threaded: Numba threads = ``thread_budget()`` (restored afterwards), BLAS
-    limited to one thread so that the two pools never stack, and compiled
-    calls serialised under the workqueue layer, which is not thread-safe.
-    ``single_threaded_blas`` (default: ``threaded``) limits BLAS even for a
-    serial call; fits do so, so that results never depend on BLAS threading.
-    Limiting BLAS costs tens of microseconds, which a one-row ``predict``
-    must not pay.
+    Returns GO_ON, ZERO_WEIGHT_BATCH or DIVERGED (non-finite weights after a
+    non-finite loss, without early stopping: every later epoch would only
+    propagate them).  Writes: theta, the optimizer state, progress.
     """
-    if single_threaded_blas is None:
-        single_threaded_blas = threaded
-    if not threaded:
-        if single_threaded_blas:
-            return _blas_controller().limit(limits=1, user_api="blas")
-        return nullcontext()
-    return _parallel_threads()
+    counters, scalars = progress.counters, progress.scalars
+    sample_idx, train_idx = progress.sample_idx, progress.train_idx
+    if rules.shuffle and progress.rng_words.shape[0] > 0:
+        shuffle_in_place(sample_idx, progress.rng_words)
+    order = sample_idx
+    if train_idx.shape[0] > 0:
+        order = progress.order
+        for i in range(sample_idx.shape[0]):
+            order[i] = train_idx[sample_idx[i]]
+    total, status = run_batches(plan, order, rules.batch_size)
+    if status == ZERO_WEIGHT_BATCH:
+        return status
+    if status == DIVERGED:
+        counters[NON_FINITE_LOSS] = 1
+        if not rules.early_stopping and not all_finite(plan.network.theta):
+            return DIVERGED
+    n = order.shape[0]
+    counters[N_ITER] += 1
+    scalars[LOSS] = total / n
+    counters[T] += n
+    progress.loss_curve[counters[N_ITER] - 1] = scalars[LOSS]
+    return GO_ON
 
 
-@contextmanager
-def _parallel_threads():
-    """Numba threads = ``thread_budget()``, BLAS at one thread, and the
-    workqueue lock when that layer is in use (see ``compute_threads``)."""
-    blas = _blas_controller().limit(limits=1, user_api="blas")
-    previous = numba.get_num_threads()
-    lock = KERNEL_LOCK if _threading_layer_is_workqueue() else nullcontext()
-    with lock, blas:
-        numba.set_num_threads(thread_budget())
-        try:
-            yield
-        finally:
-            numba.set_num_threads(previous)
+@jit
+def end_epoch(plan, rules, progress, score):
+    """scikit-learn's bookkeeping after an epoch, in its order:
+    ``_update_no_improvement_count`` (on ``score``, the validation score,
+    with early stopping; else on the epoch's loss), the optimizer's
+    ``iteration_ends`` (invscaling: eta = eta_0 / (t_ + 1)^power_t) and, past
+    n_iter_no_change epochs without a tol improvement, ``trigger_stopping``
+    (adaptive SGD: eta /= 5 and go on, unless eta <= 1e-6).
 
-
-class FullBatchObjective:
-    """Loss and gradient over all rows, on a flat theta, for L-BFGS.
-
-    ``__call__(x)`` copies x (float64, from SciPy) into theta in theta's dtype,
-    evaluates, and returns (loss, gradient as float64).  No packing copies:
-    theta is the model's own buffer.
+    Returns GO_ON, NO_IMPROVEMENT, LEARNING_RATE_TOO_SMALL, ONE_PASS or
+    MAX_ITER.  Writes: progress, optimizer.hyper[0] (the learning rate).
     """
+    counters, scalars = progress.counters, progress.scalars
+    hyper = plan.optimizer.hyper
+    counters[LR_DIVIDED] = 0
+    if rules.early_stopping:
+        progress.validation_scores[counters[N_ITER] - 1] = score
+        if score < scalars[BEST_SCORE] + rules.tol:
+            counters[NO_IMPROVEMENT_COUNT] += 1
+        else:
+            counters[NO_IMPROVEMENT_COUNT] = 0
+        if score > scalars[BEST_SCORE]:
+            scalars[BEST_SCORE] = score
+            theta, best = plan.network.theta, progress.best_theta
+            for p in range(theta.shape[0]):
+                best[p] = theta[p]
+    else:
+        loss = scalars[LOSS]
+        if loss > scalars[BEST_LOSS] - rules.tol:
+            counters[NO_IMPROVEMENT_COUNT] += 1
+        else:
+            counters[NO_IMPROVEMENT_COUNT] = 0
+        if loss < scalars[BEST_LOSS]:
+            scalars[BEST_LOSS] = loss
+    if rules.schedule == INVSCALING:
+        hyper[0] = rules.learning_rate_init / (counters[T] + 1) ** rules.power_t
+    if counters[NO_IMPROVEMENT_COUNT] > rules.n_iter_no_change:
+        if rules.schedule != ADAPTIVE:
+            return NO_IMPROVEMENT
+        if hyper[0] <= 1e-6:
+            return LEARNING_RATE_TOO_SMALL
+        hyper[0] /= 5.0
+        counters[LR_DIVIDED] = 1
+        counters[NO_IMPROVEMENT_COUNT] = 0
+    if rules.incremental:
+        return ONE_PASS
+    if counters[N_ITER] == rules.max_iter:
+        return MAX_ITER
+    return GO_ON
 
-    def __init__(self, source, Y, sw, model, threaded):
-        self.source, self.Y, self.sw = source, Y, sw
-        theta, layout, codes, alpha = model
-        self.theta, self.layout, self.codes, self.alpha = theta, layout, codes, alpha
-        n_rows = Y.shape[0]
-        self.rows = np.arange(n_rows)
-        self.buffers = make_buffers(
-            n_rows, source[0].shape[1], Y.shape[1], layout, theta.size, theta.dtype
-        )
-        self.grad = np.empty_like(theta)
-        self.threaded = threaded
 
-    def __call__(self, x):
-        self.theta[:] = x
-        loss, _ = loss_and_grad_into(
-            self.source,
-            self.Y,
-            self.sw,
-            self.rows,
-            self.theta,
-            self.layout,
-            self.codes,
-            self.alpha,
-            self.buffers,
-            self.grad,
-            self.threaded,
-        )
-        return loss, self.grad.astype(np.float64)
+@jit
+def train_epochs(plan, rules, progress, n_epochs):
+    """Up to ``n_epochs`` epochs (``one_epoch`` then ``end_epoch``); returns
+    the first code other than GO_ON, or GO_ON after n_epochs.  With early
+    stopping it returns AWAIT_SCORE after each epoch's batches."""
+    for _ in range(n_epochs):
+        code = one_epoch(plan, rules, progress)
+        if code != GO_ON:
+            return code
+        if rules.early_stopping:
+            return AWAIT_SCORE
+        code = end_epoch(plan, rules, progress, 0.0)
+        if code != GO_ON:
+            return code
+    return GO_ON
 
 
-def minimize_lbfgs(objective, max_iter, max_fun, tol):
-    """Run SciPy's L-BFGS-B as scikit-learn 1.9 does; leave the result in theta.
-
-    Returns (n_iter, final loss).  Emits scikit-learn's ConvergenceWarning text
-    when SciPy reports a status other than 0.
-    """
-    result = scipy.optimize.minimize(
-        objective,
-        objective.theta.astype(np.float64),
-        method="L-BFGS-B",
-        jac=True,
-        options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+def make_rules(estimator, batch_size, solver_code, incremental):
+    """The Rules of a fit from the estimator's hyperparameters."""
+    schedule = (
+        SCHEDULE_CODES[estimator.learning_rate] if solver_code == SGD else CONSTANT
     )
-    n_iter = min(result.nit, max_iter)
-    if result.status != 0:
-        message = (
-            f"lbfgs failed to converge after {n_iter} iteration(s) "
-            f"(status={result.status}):\n{result.message}\n"
-        )
-        if n_iter == max_iter:
-            message += (
-                "\nIncrease the number of iterations to improve the "
-                f"convergence (max_iter={max_iter})."
-            )
-        message += (
-            "\nYou might also want to scale the data as shown in:\n"
-            "    https://scikit-learn.org/stable/modules/preprocessing.html"
-        )
-        warnings.warn(message, ConvergenceWarning, stacklevel=3)
-    objective.theta[:] = result.x
-    return n_iter, float(result.fun)
+    return Rules(
+        int(batch_size),
+        int(estimator.max_iter),
+        float(estimator.tol),
+        float(estimator.n_iter_no_change),  # may be inf
+        schedule,
+        float(estimator.learning_rate_init),
+        float(estimator.power_t),
+        bool(estimator.shuffle),
+        bool(incremental),
+        bool(estimator.early_stopping),
+    )
+
+
+def make_progress(n_samples, train_idx, max_iter, best_theta, state):
+    """A fit's Progress; state = (t_, no_improvement_count, best_loss,
+    best_validation_score) carried over from earlier calls."""
+    t, no_improvement, best_loss, best_score = state
+    return Progress(
+        np.arange(n_samples, dtype=np.int64),
+        np.ascontiguousarray(train_idx, dtype=np.int64),
+        np.empty(n_samples if len(train_idx) else 0, dtype=np.int64),
+        _NO_WORDS,
+        np.empty(max_iter),
+        np.empty(max_iter),
+        best_theta,
+        np.array([0, t, no_improvement, 0, 0], dtype=np.int64),
+        np.array([best_loss, np.nan, best_score], dtype=np.float64),
+    )
+
+
+def fit_stochastic(plan, rules, progress, random_state, verbose, score):
+    """Run a stochastic fit to its end in compiled slices; return the last
+    code (see the codes above).
+
+    ``score()`` returns the validation score of the current weights (early
+    stopping only).  The estimator's MT19937 state is shuffled in place under
+    its lock (``_shuffle.mt19937_words``); any other generator shuffles in
+    Python, one epoch per call.  A KeyboardInterrupt propagates after the
+    slice that was running: the progress arrays are consistent at every
+    return of a compiled call.
+    """
+    words, lock = mt19937_words(random_state)
+    if progress.sample_idx.shape[0] > 2**32:  # beyond shuffle_in_place's draws
+        words, lock = None, nullcontext()
+    by_epoch = verbose or rules.early_stopping or words is None
+    if words is not None:
+        progress = progress._replace(rng_words=words)
+    n_epochs = 1
+    with compute_threads(plan.threaded, single_threaded_blas=True):
+        while True:
+            if words is None and rules.shuffle:
+                random_state.shuffle(progress.sample_idx)
+            start = time.perf_counter()
+            with lock:
+                code = train_epochs(plan, rules, progress, n_epochs)
+            elapsed = time.perf_counter() - start
+            if verbose and code not in (DIVERGED, ZERO_WEIGHT_BATCH):
+                print(
+                    "Iteration %d, loss = %.8f"
+                    % (progress.counters[N_ITER], progress.scalars[LOSS])
+                )
+            if code == AWAIT_SCORE:
+                value = score()
+                if verbose:
+                    print("Validation score: %f" % value)
+                code = end_epoch(plan, rules, progress, value)
+            if verbose:
+                _print_stopping(code, plan, rules, progress)
+            if code != GO_ON:
+                return code
+            if not by_epoch:
+                per_epoch = max(elapsed / n_epochs, 1e-7)
+                n_epochs = int(min(max(SLICE_SECONDS / per_epoch, 1), 1 << 20))
+
+
+def _print_stopping(code, plan, rules, progress):
+    """scikit-learn's ``trigger_stopping`` lines (verbose only)."""
+    if (
+        code not in (NO_IMPROVEMENT, LEARNING_RATE_TOO_SMALL)
+        and not (progress.counters[LR_DIVIDED])
+    ):
+        return
+    what = "Validation score" if rules.early_stopping else "Training loss"
+    msg = "%s did not improve more than tol=%f for %d consecutive epochs." % (
+        what,
+        rules.tol,
+        rules.n_iter_no_change,
+    )
+    if code == NO_IMPROVEMENT:
+        print(msg + " Stopping.")
+    elif code == LEARNING_RATE_TOO_SMALL:
+        print(msg + " Learning rate too small. Stopping.")
+    else:
+        print(msg + " Setting learning rate to %f" % plan.optimizer.hyper[0])
+
+
+def warn_max_iter(max_iter):
+    """scikit-learn's warning when a fit ends at max_iter."""
+    warnings.warn(
+        "Stochastic Optimizer: Maximum iterations (%d) reached and the "
+        "optimization hasn't converged yet." % max_iter,
+        ConvergenceWarning,
+    )

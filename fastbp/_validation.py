@@ -38,6 +38,8 @@ from sklearn.utils.validation import (  # noqa: F401  (re-exported)
     validate_data,
 )
 
+from fastbp._plan import Source, dense_source
+
 CLASSIFIER_CONSTRAINTS = dict(_SklearnMLPClassifier._parameter_constraints)
 REGRESSOR_CONSTRAINTS = dict(_SklearnMLPRegressor._parameter_constraints)
 
@@ -302,7 +304,7 @@ def hidden_layer_list(hidden_layer_sizes):
 
 
 def as_source(X):
-    """The compiled kernels' view of validated X: (dense, data, indices, indptr).
+    """The compiled kernels' view of validated X: a ``_plan.Source``.
 
     Dense X becomes C-contiguous (a copy only if it was not); sparse X becomes
     CSR with int64 indices and is never densified as a whole.  X's dtype
@@ -311,13 +313,13 @@ def as_source(X):
     dtype = X.dtype
     if sp.issparse(X):
         X = X.tocsr()
-        return (
+        return Source(
             np.empty((0, X.shape[1]), dtype=dtype),
             np.ascontiguousarray(X.data, dtype=dtype),
             np.ascontiguousarray(X.indices, dtype=np.int64),
             np.ascontiguousarray(X.indptr, dtype=np.int64),
         )
-    return (np.ascontiguousarray(X), np.empty(0, dtype=dtype), _EMPTY_INT, _EMPTY_INT)
+    return dense_source(np.ascontiguousarray(X))
 
 
 def checked_sample_weight(sample_weight, X):

@@ -1,27 +1,34 @@
-"""Compile or load every kernel up front, once per process and dtype.
+"""Compile or load the kernels of one job, once per process, job and dtype.
 
-``warmup`` is public.  ``ensure_compiled`` runs it automatically before the
-first compiled call of each dtype in a process, under an inter-process file
-lock in the cache directory: Numba's cache is not safe when two processes
-compile the same kernels at once (each compilation names its symbols with a
+A job is what one kind of call needs: ``"stochastic"`` (an SGD / Adam fit:
+``train_epochs`` and ``end_epoch``), ``"objective"`` (L-BFGS and the
+low-level loss and gradient: ``loss_and_grad_into``) and ``"forward"``
+(predictions: ``forward_into``).  Nothing is compiled before it is needed:
+an SGD fit compiles no L-BFGS kernel, float32 compiles on its first use.
+
+``ensure_compiled`` runs a job's tiny calls under an inter-process file lock
+in the cache directory: Numba's cache is not safe when two processes compile
+the same kernels at once (each compilation names its symbols with a
 per-process counter, and mixed cache files crashed in our tests; Numba issue
 #10128).  Under the lock one process compiles while the others wait, then load
-the finished cache files.
+the finished cache files.  The tiny calls build their plans with the same
+planner as the estimators (``_plan``), so they compile exactly the
+signatures a real call uses.
 """
 
 import contextlib
 import os
 import threading
 import time
-import warnings
 
 import numba
 import numpy as np
 
 from fastbp._config import CACHE_DIR
 
+JOBS = ("stochastic", "objective", "forward")
+
 _ready = set()
-_in_progress = threading.local()
 _guard = threading.RLock()
 
 
@@ -43,57 +50,103 @@ def _interprocess_lock():
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_compiled(dtype):
-    """Run ``warmup`` for ``dtype`` once per process, before any other call."""
-    if dtype in _ready:  # the common case, first: a one-row predict pays this
+def ensure_compiled(dtype, job):
+    """Compile or load ``job``'s kernels for ``dtype`` once per process."""
+    key = (job, dtype)
+    if key in _ready:  # the common case, first: a one-row predict pays this
         return
-    key = np.dtype(dtype).name
-    if key in _ready or numba.config.DISABLE_JIT:
+    if numba.config.DISABLE_JIT:
         return
+    dtype = np.dtype(dtype)
     with _guard:
-        if key in _ready or getattr(_in_progress, "active", False):
-            return
-        _in_progress.active = True
-        try:
+        if (job, dtype) not in _ready:
             with _interprocess_lock():
-                _warmup_dtype(key)
-            _ready.update((key, np.dtype(key)))
-        finally:
-            _in_progress.active = False
+                _RUNS[job](dtype)
+            _ready.update(((job, dtype), (job, dtype.type), (job, dtype.name)))
+    _ready.add(key)
 
 
-def _warmup_dtype(dtype):
-    import scipy.sparse as sp
+def _tiny_network(dtype):
+    from fastbp._params import build_layout
+    from fastbp._plan import make_network
 
-    from fastbp._estimators import MLPClassifier
-    from fastbp._lowlevel import forward, loss_and_gradients
+    layout, n_params, _ = build_layout([3, 2, 2])
+    theta = np.linspace(-0.5, 0.5, n_params).astype(dtype)
+    return make_network(theta, layout, (0, 0, 0), 0.0)
+
+
+def _tiny_data(dtype):
+    from fastbp._plan import dense_source
 
     rng = np.random.RandomState(0)
     X = rng.rand(8, 3).astype(dtype)
-    y = np.arange(8) % 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for solver in ("sgd", "adam", "lbfgs"):
-            for data in (X, sp.csr_matrix(X)):
-                clf = MLPClassifier((2,), solver=solver, max_iter=1, batch_size=4)
-                clf.fit(data, y).predict_proba(data)
-        forward(X, clf.coefs_, clf.intercepts_)
-        loss_and_gradients(X, y, clf.coefs_, clf.intercepts_)
+    return dense_source(X), np.ascontiguousarray(X[:, :2]), np.empty(0, dtype=dtype)
 
 
-def warmup(dtypes=("float64", "float32")):
-    """Compile or load every fastbp kernel for the given dtypes.
+def _run_stochastic(dtype):
+    from fastbp._optimizers import OptimizerState
+    from fastbp._plan import make_plan
+    from fastbp._training import Rules, end_epoch, make_progress, train_epochs
 
-    Runs tiny fits (sgd, adam, lbfgs, dense and sparse input), predictions and
-    the low-level functions, so that the first real fit pays no compilation.
-    With a warm on-disk cache this takes well under a second; without one,
-    compiling takes tens of seconds per dtype.  fastbp does this by itself
-    before its first compiled call in a process; calling it in a worker's
-    start-up moves that cost out of the first fit.
+    source, Y, sw = _tiny_data(dtype)
+    network = _tiny_network(dtype)
+    optimizer = OptimizerState.create("adam", 1e-3, network.theta.size, dtype)
+    plan = make_plan(
+        source,
+        Y,
+        sw,
+        network,
+        4,
+        False,
+        optimizer.kernel_form(0.9, True, 0.9, 0.999, 1e-8),
+    )
+    rules = Rules(4, 1, 1e-4, 10.0, 0, 1e-3, 0.5, False, False, False)
+    progress = make_progress(8, [], 1, network.theta[:0], (0, 0, np.inf, -np.inf))
+    train_epochs(plan, rules, progress, 1)
+    end_epoch(plan, rules, progress, 0.0)
+
+
+def _run_objective(dtype):
+    from fastbp._objective import Objective
+
+    source, Y, sw = _tiny_data(dtype)
+    network = _tiny_network(dtype)
+    objective = Objective(source, Y, sw, network)
+    objective(network.theta.copy())
+
+
+def _run_forward(dtype):
+    from fastbp._plan import forward_workspace
+    from fastbp._propagate import for_each_block, forward_into
+
+    source, _, _ = _tiny_data(dtype)
+    network = _tiny_network(dtype)
+    X = source.X
+    work = forward_workspace(X.shape[0], X.shape[1], network.layout, dtype)
+    forward_into(source, network, work, np.empty((X.shape[0], 2), dtype=dtype), False)
+    # The low-level ``forward``: every row in one call.
+    for_each_block(X, X, work.sw_buf[:0], network, work, False, False)
+
+
+_RUNS = {
+    "stochastic": _run_stochastic,
+    "objective": _run_objective,
+    "forward": _run_forward,
+}
+
+
+def warmup(dtypes=("float64", "float32"), jobs=JOBS):
+    """Compile or load fastbp's kernels for the given dtypes and jobs.
+
+    fastbp compiles each job's kernels by itself on first use (a fit, a
+    prediction, an L-BFGS fit or the low-level loss); with a warm on-disk
+    cache that takes well under a second.  Calling ``warmup`` moves that cost
+    out of the first fit, e.g. into a worker's start-up.
 
     Parameters
     ----------
     dtypes : iterable of {'float64', 'float32'}, default=('float64', 'float32')
+    jobs : iterable of {'stochastic', 'objective', 'forward'}, default=all
 
     Returns
     -------
@@ -105,5 +158,8 @@ def warmup(dtypes=("float64", "float32")):
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtypes must be float32 or float64; got {dtype}.")
-        ensure_compiled(dtype)
+        for job in jobs:
+            if job not in _RUNS:
+                raise ValueError(f"jobs must be among {JOBS}; got {job!r}.")
+            ensure_compiled(dtype, job)
     return time.perf_counter() - start

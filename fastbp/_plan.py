@@ -1,0 +1,143 @@
+"""The plan: everything a compiled kernel needs, in named parts, built once.
+
+One Python planner (``make_plan``) serves the estimators, the low-level API,
+the tests and the benchmarks.  A plan is a tree of named tuples (Numba types
+them as structs, so a kernel reads ``plan.network.theta``, never ``args[5]``):
+
+* ``Source(X, data, indices, indptr)``: the input rows.  Dense X
+  (n_samples, n_features) when ``indptr`` is empty; else CSR arrays (int64
+  indices) and X an empty (0, n_features) placeholder.
+* ``Network(theta, layout, act_code, out_code, loss_code, alpha)``: the flat
+  parameters (``_params``), the hidden / output activation and loss codes,
+  the L2 strength.
+* ``Workspace(X_buf, Y_buf, sw_buf, acts, deltas, weights_t, block_grads,
+  block_loss, chunk_sums, grad)``: every buffer of one wave of m rows (see
+  ``_propagate``); a forward-only workspace leaves the backward ones empty.
+* ``Optimizer`` (``_optimizers``): the solver code, hyperparameters and state.
+* ``Plan(source, Y, sw, network, work, optimizer, threaded)``: Y (n_samples,
+  n_outputs) targets in theta's dtype, sw (n_samples,) weights or empty, and
+  whether the row blocks and parameter chunks may run in parallel (decided
+  once per fit by ``_threads.use_threads``).
+
+Every array is C-contiguous in theta's dtype (indices int64), so each kernel
+compiles once per dtype whatever the caller.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+
+from fastbp._config import MIN_BLOCK_ROWS, WAVE_BLOCKS
+from fastbp._optimizers import SGD, Optimizer
+from fastbp._params import B_OFFSET, FAN_OUT, param_chunks
+from fastbp._propagate import block_plan, wave_rows
+
+Source = namedtuple("Source", ["X", "data", "indices", "indptr"])
+Network = namedtuple(
+    "Network", ["theta", "layout", "act_code", "out_code", "loss_code", "alpha"]
+)
+Workspace = namedtuple(
+    "Workspace",
+    [
+        "X_buf",
+        "Y_buf",
+        "sw_buf",
+        "acts",
+        "deltas",
+        "weights_t",
+        "block_grads",
+        "block_loss",
+        "chunk_sums",
+        "grad",
+    ],
+)
+Plan = namedtuple(
+    "Plan", ["source", "Y", "sw", "network", "work", "optimizer", "threaded"]
+)
+
+_EMPTY_INT = np.empty(0, dtype=np.int64)
+
+
+def dense_source(X):
+    """The Source of a C-contiguous float matrix X."""
+    return Source(X, np.empty(0, dtype=X.dtype), _EMPTY_INT, _EMPTY_INT)
+
+
+def make_network(theta, layout, codes, alpha):
+    """Network over theta (not copied); codes = (act, out, loss)."""
+    act_code, out_code, loss_code = codes
+    return Network(
+        theta, layout, int(act_code), int(out_code), int(loss_code), float(alpha)
+    )
+
+
+def wave_capacity(n_rows, layout):
+    """Rows a workspace must hold for calls over up to ``n_rows`` rows: one
+    wave at most."""
+    m = max(1, int(n_rows))
+    if m > MIN_BLOCK_ROWS * WAVE_BLOCKS:  # below: within any wave (cheap test first)
+        m = min(m, int(wave_rows(layout)))
+    return m
+
+
+def _n_units(layout):
+    """Units of all layers: the intercepts, one per unit, end theta."""
+    last = layout.shape[0] - 1
+    return int(layout[last, B_OFFSET] + layout[last, FAN_OUT] - layout[0, B_OFFSET])
+
+
+def forward_workspace(n_rows, n_features, layout, dtype):
+    """A Workspace for ``forward_into`` over up to ``n_rows`` rows per call:
+    X_buf and acts for one wave, every backward buffer empty."""
+    m = wave_capacity(n_rows, layout)
+    empty = np.empty(0, dtype=dtype)
+    return Workspace(
+        np.empty((m, n_features), dtype=dtype),
+        np.empty((0, 1), dtype=dtype),
+        empty,
+        np.empty(m * _n_units(layout), dtype=dtype),
+        empty,
+        empty,
+        np.empty((0, 1), dtype=dtype),
+        np.empty(0, dtype=np.float64),
+        np.empty(0, dtype=np.float64),
+        empty,
+    )
+
+
+def training_workspace(n_rows, n_features, n_outputs, layout, dtype):
+    """A Workspace for loss and gradient calls over up to ``n_rows`` rows."""
+    m = wave_capacity(n_rows, layout)
+    n_params = int(layout[-1, B_OFFSET] + layout[-1, FAN_OUT])
+    n_blocks = int(block_plan(m, layout)[0])
+    acts = np.empty(m * _n_units(layout), dtype=dtype)
+    return Workspace(
+        np.empty((m, n_features), dtype=dtype),
+        np.empty((m, n_outputs), dtype=dtype),
+        np.empty(m, dtype=dtype),
+        acts,
+        np.empty_like(acts),
+        np.zeros(int(layout[0, B_OFFSET]), dtype=dtype),
+        np.empty((n_blocks, n_params), dtype=dtype),
+        np.empty(n_blocks, dtype=np.float64),
+        np.empty(param_chunks(n_params), dtype=np.float64),
+        np.empty(n_params, dtype=dtype),
+    )
+
+
+def no_optimizer(dtype):
+    """The Optimizer of a plan that never steps (L-BFGS, the low-level API)."""
+    empty = np.empty(0, dtype=dtype)
+    return Optimizer(SGD, np.zeros(6), empty, empty, np.zeros(1, dtype=np.int64))
+
+
+def make_plan(source, Y, sw, network, n_rows, threaded, optimizer=None):
+    """The Plan of loss / gradient / training calls over up to ``n_rows``
+    rows per call (a batch, or every row for a full-batch objective)."""
+    dtype = network.theta.dtype
+    work = training_workspace(
+        n_rows, source.X.shape[1], Y.shape[1], network.layout, dtype
+    )
+    if optimizer is None:
+        optimizer = no_optimizer(dtype)
+    return Plan(source, Y, sw, network, work, optimizer, bool(threaded))
