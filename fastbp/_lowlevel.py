@@ -17,7 +17,7 @@ from fastbp._losses import LOSS_CODES, loss_for_output
 from fastbp._objective import Objective
 from fastbp._params import FAN_OUT, coef_views, pack
 from fastbp._plan import dense_source, forward_workspace, make_network
-from fastbp._propagate import for_each_block, layer_view
+from fastbp._propagate import for_each_block
 from fastbp._threads import compute_threads, use_threads
 from fastbp._warmup import ensure_compiled
 
@@ -115,9 +115,14 @@ def forward(X, coefs, intercepts, *, activation="relu", out_activation="identity
     threaded = use_threads(n, layout)
     with compute_threads(threaded):
         for_each_block(X, X, work.sw_buf[:0], network, work, False, threaded)
-    return [
-        layer_view(work.acts, layout, layer, n).copy() for layer in range(len(layout))
-    ]
+    # Each layer's (n, fan_out) block of acts, sliced here (a compiled
+    # layer_view called from Python would be one more kernel to compile).
+    activations, offset = [], 0
+    for fan_out in layout[:, FAN_OUT]:
+        block = work.acts[n * offset : n * (offset + fan_out)]
+        activations.append(block.reshape(n, fan_out).copy())
+        offset += fan_out
+    return activations
 
 
 def _targets(y, n_samples, n_outputs, dtype):
