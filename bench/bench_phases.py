@@ -118,6 +118,9 @@ def measure(case, dtype, solver, n_threads):
 
 
 def main():
+    import fastbp
+
+    fastbp.warmup()  # every kernel compiled together (see fastbp/_warmup.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", help="comma-separated case names (default: all)")
     parser.add_argument("--solvers", default="sgd,adam")

@@ -72,6 +72,13 @@ _NON_FINITE_WEIGHTS = (
 )
 
 
+def _check_is_fitted(estimator):
+    """scikit-learn's ``check_is_fitted``, with a shortcut for a model that has
+    weights (~9 us per call, a fifth of a one-row predict)."""
+    if "coefs_" not in vars(estimator):
+        check_is_fitted(estimator)
+
+
 def _store_arguments(estimator, arguments):
     """``__init__``'s only job: store every constructor argument unchanged."""
     for name, value in arguments.items():
@@ -576,7 +583,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y : ndarray, shape (n_samples,) or (n_samples, n_classes)
             The predicted classes.
         """
-        check_is_fitted(self)
+        _check_is_fitted(self)
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
@@ -647,7 +654,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y_prob : ndarray of shape (n_samples, n_classes)
             Probabilities of each class, ordered as in ``classes_``.
         """
-        check_is_fitted(self)
+        _check_is_fitted(self)
         y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
@@ -731,7 +738,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The predicted values.
         """
-        check_is_fitted(self)
+        _check_is_fitted(self)
         return self._predict(X)
 
     def _predict(self, X, check_input=True):

@@ -88,21 +88,34 @@ def _n_units(layout):
 
 def forward_workspace(n_rows, n_features, layout, dtype):
     """A Workspace for ``forward_into`` over up to ``n_rows`` rows per call:
-    X_buf and acts for one wave, every backward buffer empty."""
+    X_buf and acts for one wave; the backward buffers are shared empty arrays
+    (a one-row predict must not pay for eight allocations)."""
     m = wave_capacity(n_rows, layout)
-    empty = np.empty(0, dtype=dtype)
+    return _EMPTY_WORKSPACES[np.dtype(dtype)]._replace(
+        X_buf=np.empty((m, n_features), dtype=dtype),
+        acts=np.empty(m * _n_units(layout), dtype=dtype),
+    )
+
+
+def _empty_workspace(dtype):
+    empty, empty_2d = np.empty(0, dtype=dtype), np.empty((0, 1), dtype=dtype)
+    no_sums = np.empty(0, dtype=np.float64)
     return Workspace(
-        np.empty((m, n_features), dtype=dtype),
-        np.empty((0, 1), dtype=dtype),
-        empty,
-        np.empty(m * _n_units(layout), dtype=dtype),
+        empty_2d,
+        empty_2d,
         empty,
         empty,
-        np.empty((0, 1), dtype=dtype),
-        np.empty(0, dtype=np.float64),
-        np.empty(0, dtype=np.float64),
+        empty,
+        empty,
+        empty_2d,
+        no_sums,
+        no_sums,
         empty,
     )
+
+
+# Never written: every kernel reads a buffer's length before using it.
+_EMPTY_WORKSPACES = {np.dtype(d): _empty_workspace(d) for d in (np.float32, np.float64)}
 
 
 def training_workspace(n_rows, n_features, n_outputs, layout, dtype):

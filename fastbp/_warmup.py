@@ -60,10 +60,28 @@ def ensure_compiled(dtype, job):
     dtype = np.dtype(dtype)
     with _guard:
         if (job, dtype) not in _ready:
+            _start_parallel_runtime()
             with _interprocess_lock():
                 _RUNS[job](dtype)
             _ready.update(((job, dtype), (job, dtype.type), (job, dtype.name)))
     _ready.add(key)
+
+
+def _start_parallel_runtime():
+    """Start Numba's threading layer before the first kernel runs.
+
+    Numba bug (numba#8578, Numba 0.68): a kernel compiled while its parallel
+    callees were loaded from the disk cache is saved without the hook that
+    starts the threading layer when it is loaded; a process whose first
+    parallel call is such a kernel then calls address 0 (measured: an L-BFGS
+    fit, then an SGD fit, then any SGD fit in a third process segfaulted).
+    Starting the layer first makes every such entry safe.  Idempotent.
+    """
+    try:
+        from numba.np.ufunc.parallel import _launch_threads
+    except ImportError:  # a Numba without it: nothing to work around
+        return
+    _launch_threads()
 
 
 def _tiny_network(dtype):

@@ -39,3 +39,14 @@ def seed(request):
 def rng(seed):
     """A NumPy Generator seeded with ``seed``."""
     return np.random.default_rng(seed)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _kernels_compiled_together():
+    """Compile (or load) every kernel of both dtypes through
+    ``fastbp._warmup.ensure_compiled`` before any test calls a kernel
+    directly: it starts Numba's threading layer first (the workaround for
+    numba#8578 that users get through every public call)."""
+    import fastbp
+
+    fastbp.warmup(("float64", "float32"))

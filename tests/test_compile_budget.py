@@ -1,10 +1,10 @@
 """Compile budget: every kernel compiles at most once per dtype.
 
 Inputs are normalised at the boundary (C-contiguous arrays of one float dtype,
-int64 indices, integer codes in tuples of a fixed length), so after the package
-has run on float32 and float64 data each public kernel dispatcher must hold at
-most two signatures.  A third one is a full extra compilation (seconds) that
-every new process pays.
+int64 indices, int64 codes and float64 scalars in the plan's named tuples,
+``fastbp._plan``), so after the package has run on float32 and float64 data
+each public kernel dispatcher must hold at most two signatures.  A third one
+is a full extra compilation (seconds) that every new process pays.
 
 The check runs in a fresh interpreter with the on-disk cache disabled
 (FASTBP_DISABLE_CACHE=1):
@@ -13,6 +13,9 @@ The check runs in a fresh interpreter with the on-disk cache disabled
   types, which must not count;
 * a kernel loaded from the cache does not compile its callees, so with a warm
   cache a callee compiled for extra argument types would go unseen.
+
+Compilation is lazy, per job (``fastbp._warmup``): a second fresh process
+checks that an SGD fit and a predict compile no L-BFGS / objective kernel.
 
 Compiling everything from scratch for both dtypes takes 30-60 s, hence
 ``slow``.  Private helpers (leading underscore) are exempt: they are
@@ -41,6 +44,7 @@ MODULES = (
     "fastbp._training",
     "fastbp._losses",
     "fastbp._activations",
+    "fastbp._shuffle",
 )
 
 SCRIPT = textwrap.dedent(
@@ -89,11 +93,12 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def signatures():
+def _run_fresh(script, *args):
+    """Run ``script`` in a new interpreter with the on-disk cache disabled;
+    return the JSON document on its last line of output."""
     env = {**os.environ, "FASTBP_DISABLE_CACHE": "1"}
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, *MODULES],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         env=env,
@@ -104,17 +109,28 @@ def signatures():
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.fixture(scope="module")
+def signatures():
+    return _run_fresh(SCRIPT, *MODULES)
+
+
+ENTRY_POINTS = (
+    "fastbp._training.train_epochs",
+    "fastbp._training.end_epoch",
+    "fastbp._propagate.loss_and_grad_into",
+    "fastbp._propagate.forward_into",
+    "fastbp._propagate.for_each_block",
+    "fastbp._propagate.for_each_chunk",
+)
+
+
 def test_entry_points_compiled_for_both_dtypes(signatures):
     """The probe really ran the kernels in two dtypes (else the budget test
     below would pass vacuously)."""
-    for name in (
-        "fastbp._training.run_epoch",
-        "fastbp._propagate.loss_and_grad_into",
-        "fastbp._propagate.forward_into",
-        "fastbp._optimizers.optimizer_step",
-    ):
+    for name in ENTRY_POINTS:
         assert len(signatures[name]) == 2, (name, signatures[name])
-        assert "float32" in " ".join(signatures[name])
+        joined = " ".join(signatures[name])
+        assert "float32" in joined and "float64" in joined, (name, joined)
 
 
 def test_at_most_two_signatures_per_kernel(signatures):
@@ -125,3 +141,66 @@ def test_at_most_two_signatures_per_kernel(signatures):
         f"{name}: {len(sigs)} signatures\n    " + "\n    ".join(sigs)
         for name, sigs in over.items()
     )
+
+
+SGD_ONLY_SCRIPT = textwrap.dedent(
+    """
+    import json, warnings
+
+    import numpy as np
+
+    import fastbp
+    import fastbp._propagate as propagate
+    import fastbp._training as training
+    import fastbp._warmup as warmup_module
+
+    warnings.simplefilter("ignore")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+
+    def state():
+        kernels = {
+            "loss_and_grad_into": propagate.loss_and_grad_into,
+            "train_epochs": training.train_epochs,
+            "forward_into": propagate.forward_into,
+        }
+        result = {name: [str(s) for s in k.signatures] for name, k in kernels.items()}
+        # (job, dtype) keys; other entries (if any) are not jobs.
+        ready = warmup_module._ready
+        result["jobs"] = sorted({key[0] for key in ready if isinstance(key, tuple)})
+        return result
+
+    clf = fastbp.MLPClassifier(
+        hidden_layer_sizes=(4,), solver="sgd", max_iter=3, random_state=0
+    ).fit(X, y)
+    clf.predict(X)
+    after_sgd = state()
+
+    coefs = [rng.normal(size=(3, 4)), rng.normal(size=(4, 1))]
+    intercepts = [rng.normal(size=4), rng.normal(size=1)]
+    fastbp.loss_and_gradients(X, X[:, :1], coefs, intercepts)
+    print(json.dumps({"after_sgd": after_sgd, "after_objective": state()}))
+    """
+)
+
+
+def test_sgd_fit_and_predict_compile_no_objective_kernel():
+    """An SGD fit and a predict in a fresh process compile the stochastic and
+    forward jobs only: no L-BFGS / objective kernel.  loss_and_grad_into is
+    inlined into the stochastic fit, so its own dispatcher holds a signature
+    only once the objective job ran; the low-level loss then compiles it
+    (so this test can fail)."""
+    result = _run_fresh(SGD_ONLY_SCRIPT)
+    after_sgd, after_objective = result["after_sgd"], result["after_objective"]
+    # The fit and the prediction really ran compiled code.
+    assert "stochastic" in after_sgd["jobs"] and "forward" in after_sgd["jobs"]
+    assert len(after_sgd["train_epochs"]) == 1, after_sgd
+    assert len(after_sgd["forward_into"]) == 1, after_sgd
+    # ... and compiled nothing of the objective job.
+    assert "objective" not in after_sgd["jobs"], after_sgd
+    assert after_sgd["loss_and_grad_into"] == [], after_sgd
+    # The low-level loss and gradient compiles it.
+    assert "objective" in after_objective["jobs"], after_objective
+    assert len(after_objective["loss_and_grad_into"]) == 1, after_objective
+    assert "float64" in after_objective["loss_and_grad_into"][0]

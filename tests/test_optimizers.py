@@ -18,7 +18,10 @@ import pytest
 from numpy.testing import assert_array_equal
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
-from fastbp._optimizers import OptimizerState, adam_step, optimizer_step, sgd_step
+from fastbp._optimizers import OptimizerState, adam_step, sgd_step
+from fastbp._params import build_layout
+from fastbp._plan import make_network, training_workspace
+from fastbp._propagate import STEP, for_each_chunk
 
 N = 64
 
@@ -211,20 +214,27 @@ def sklearn_optimizer(solver, params, lr):
 @pytest.mark.parametrize("solver", ["sgd", "nesterov", "adam"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_matches_sklearn_optimizer_step_by_step(dtype, solver, rng):
-    """20 steps with fresh gradients through ``optimizer_step`` and the state
-    object the estimators use; scikit-learn updates a list of two arrays."""
+    """20 steps with fresh gradients through the engine's update of all
+    parameters (``for_each_chunk`` in STEP mode, the gradient in work.grad)
+    and the state object the estimators use; scikit-learn updates a list of
+    two arrays."""
     lr = 1e-2
+    sizes = (7, 8)  # one layer of N parameters: 56 weights, 8 intercepts
+    layout, n_params, _ = build_layout(sizes)
+    assert n_params == N
     theta = rng.normal(size=N).astype(dtype)
     sk_params = [theta[:40].copy(), theta[40:].copy()]
     sk = sklearn_optimizer(solver, sk_params, lr)
     state = OptimizerState.create("adam" if solver == "adam" else "sgd", lr, N, dtype)
-    code, hyper, kernel_state = state.kernel_args(
-        0.9, solver == "nesterov", 0.9, 0.999, 1e-8
-    )
+    optimizer = state.kernel_form(0.9, solver == "nesterov", 0.9, 0.999, 1e-8)
+    network = make_network(theta, layout, (0, 0, 0), 0.0)
+    work = training_workspace(1, sizes[0], sizes[-1], layout, dtype)
+    S = dtype(1)  # unused by STEP
     for step in range(1, 21):
         grad = rng.normal(scale=0.5, size=N).astype(dtype)
         sk.update_params(sk_params, [grad[:40], grad[40:]])
-        optimizer_step(theta, grad, code, hyper, kernel_state, False)
+        work.grad[:] = grad
+        for_each_chunk(STEP, 0, S, network, work, optimizer, False)
         assert_array_equal(
             theta, np.concatenate(sk_params), err_msg=f"after step {step}"
         )

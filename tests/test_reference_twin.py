@@ -42,13 +42,19 @@ from fastbp import _activations, _losses, _propagate, _training
 from fastbp._activations import ACTIVATION_CODES
 from fastbp._config import WAVE_BLOCKS
 from fastbp._losses import LOSS_CODES
-from fastbp._optimizers import OptimizerState, adam_step, optimizer_step, sgd_step
+from fastbp._optimizers import OptimizerState, adam_step, sgd_step
 from fastbp._params import build_layout
-from fastbp._propagate import make_buffers
+from fastbp._plan import (
+    dense_source,
+    forward_workspace,
+    make_network,
+    make_plan,
+    training_workspace,
+)
+from fastbp._validation import as_source
 
 DTYPES = (np.float64, np.float32)
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
-EMPTY_INT = np.empty(0, dtype=np.int64)
 
 # Networks.  The kernels size row blocks by the work per row (see
 # fastbp/_propagate.py): SMALL gets blocks of ~1400 rows, WIDE of ~160 and
@@ -99,18 +105,19 @@ def assert_twin(got, ref, dtype, what=""):
     )
 
 
-def dense_source(X):
-    return (X, np.empty(0, X.dtype), EMPTY_INT, EMPTY_INT)
-
-
 def csr_source(X):
-    M = sp.csr_matrix(X)
-    return (
-        np.empty((0, X.shape[1]), X.dtype),
-        M.data.astype(X.dtype),
-        M.indices.astype(np.int64),
-        M.indptr.astype(np.int64),
-    )
+    """The CSR Source of X, as the estimators build it."""
+    source = as_source(sp.csr_matrix(X))
+    assert source.indptr.shape == (X.shape[0] + 1,)  # really the CSR branch
+    assert source.X.shape == (0, X.shape[1])
+    assert source.data.dtype == X.dtype and source.indices.dtype == np.int64
+    return source
+
+
+def codes_of(hidden, out, loss):
+    """(hidden activation, output activation, loss) codes, as the estimators
+    pass them to ``make_network``."""
+    return (ACTIVATION_CODES[hidden], ACTIVATION_CODES[out], LOSS_CODES[loss])
 
 
 def sparse_dense_matrix(rng, n, d, dtype, density=0.4):
@@ -371,7 +378,8 @@ FORWARD_CASES = [
 @pytest.mark.parametrize("rows", ["1", "7", "block", "block+1", "3blocks"])
 @pytest.mark.parametrize("sizes", [SMALL, WIDE], ids=["small", "wide"])
 @pytest.mark.parametrize(("dtype", "hidden", "out"), FORWARD_CASES)
-def test_forward_wave(dtype, hidden, out, sizes, rows, rng):
+def test_for_each_block_forward(dtype, hidden, out, sizes, rows, rng):
+    """One wave's forward pass: ``for_each_block`` without the backward pass."""
     n_rows = row_count(rows, sizes)
     coefs, intercepts = random_network(rng, sizes)
     theta = pack(coefs, intercepts).astype(dtype)
@@ -383,18 +391,18 @@ def test_forward_wave(dtype, hidden, out, sizes, rows, rng):
         hidden,
         out,
     )
+    # The loss code is unused by a forward pass.
+    network = make_network(theta, layout, codes_of(hidden, out, "squared_error"), 0.0)
     results = []
     for threaded in (False, True):
-        acts = np.full(n_rows * sum(sizes[1:]), np.nan, dtype=dtype)
-        _propagate.forward_wave(
-            X,
-            theta,
-            layout,
-            ACTIVATION_CODES[hidden],
-            ACTIVATION_CODES[out],
-            acts,
-            threaded,
+        work = forward_workspace(n_rows, sizes[0], layout, dtype)
+        acts = work.acts
+        assert acts.shape == (n_rows * sum(sizes[1:]),)
+        acts[:] = np.nan  # every entry must be written
+        n_blocks = _propagate.for_each_block(
+            X, X, work.sw_buf[:0], network, work, False, threaded
         )
+        assert n_blocks == _propagate.block_plan(n_rows, layout)[0]
         for layer, (got, ref) in enumerate(
             zip(acts_views(acts, sizes, n_rows), expected, strict=True)
         ):
@@ -416,12 +424,7 @@ def test_forward_into(dtype, waves, kind, rng):
     layout, _, _ = build_layout(sizes)
     X = sparse_dense_matrix(rng, n_rows, sizes[0], dtype)
     source = dense_source(X) if kind == "dense" else csr_source(X)
-    # (hidden, output, loss) codes, as the estimators pass them.
-    codes = (
-        ACTIVATION_CODES["tanh"],
-        ACTIVATION_CODES["softmax"],
-        LOSS_CODES["log_loss"],
-    )
+    network = make_network(theta, layout, codes_of("tanh", "softmax", "log_loss"), 0.0)
     m = min(n_rows, wave)
     _, expected = forward(
         X.astype(np.float64),
@@ -432,11 +435,11 @@ def test_forward_into(dtype, waves, kind, rng):
     outs = []
     for threaded in (False, True):
         out = np.full((n_rows, sizes[-1]), np.nan, dtype=dtype)
-        X_buf = np.empty((m, sizes[0]), dtype=dtype)
-        acts = np.empty(m * sum(sizes[1:]), dtype=dtype)
-        _propagate.forward_into(
-            source, theta, layout, codes, X_buf, acts, out, threaded
-        )
+        work = forward_workspace(n_rows, sizes[0], layout, dtype)
+        # Buffers of at most one wave: forward_into must loop over waves.
+        assert work.X_buf.shape == (m, sizes[0])
+        assert work.acts.shape == (m * sum(sizes[1:]),)
+        _propagate.forward_into(source, network, work, out, threaded)
         assert_twin(out, expected[-1], dtype, f"threaded={threaded}")
         outs.append(out)
     assert_array_equal(outs[0], outs[1])
@@ -463,14 +466,14 @@ def run_loss_and_grad(X, Y, sw, rows, theta, sizes, case, alpha, threaded, sourc
     hidden, out, loss, _ = case
     dtype = theta.dtype
     layout, n_params, _ = build_layout(sizes)
-    codes = (ACTIVATION_CODES[hidden], ACTIVATION_CODES[out], LOSS_CODES[loss])
-    buffers = make_buffers(rows.size, X.shape[1], Y.shape[1], layout, n_params, dtype)
-    grad = np.full(n_params, np.nan, dtype=dtype)
+    network = make_network(theta, layout, codes_of(hidden, out, loss), alpha)
     source = dense_source(X) if source is None else source
     sw = np.empty(0, dtype) if sw is None else sw
-    L, S = _propagate.loss_and_grad_into(
-        source, Y, sw, rows, theta, layout, codes, alpha, buffers, grad, threaded
-    )
+    plan = make_plan(source, Y, sw, network, rows.size, threaded)
+    grad = plan.work.grad
+    assert grad.shape == (n_params,)
+    grad[:] = np.nan  # every entry must be written
+    L, S = _propagate.loss_and_grad_into(plan, rows)
     return L, S, grad
 
 
@@ -537,7 +540,7 @@ def test_loss_and_grad_into(dtype, case, rows, weighted, rng):
         (WIDE, "3blocks"),
         (WIDE, "2waves"),
         # 10,460 parameters x 16 blocks >= 2^16: the block partials are also
-        # folded in parallel (add_blocks_into's threaded branch).  Layer 1
+        # folded in parallel (for_each_chunk's threaded branch: two chunks).  Layer 1
         # (70 units) back-propagates through W^T as a transposed product,
         # layer 2 (10 units) through its contiguous copy of W^T.
         ((50, 80, 70, 10), "2waves"),
@@ -623,19 +626,34 @@ def test_adam_step(dtype, t, rng):
         assert_twin(got, expected, dtype, name)
 
 
+def step_all_parameters(network, work, optimizer, grad, threaded=False):
+    """One update of every parameter from ``grad``: for_each_chunk's STEP mode,
+    which reads the gradient from work.grad (S is unused by STEP)."""
+    work.grad[:] = grad
+    S = network.theta.dtype.type(1)
+    _propagate.for_each_chunk(_propagate.STEP, 0, S, network, work, optimizer, threaded)
+
+
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_optimizer_step_dispatch(dtype, solver, rng):
-    """Three steps through optimizer_step with the estimator's state object."""
-    n = 30
+    """Three steps through for_each_chunk(STEP) with the estimator's state
+    object."""
+    sizes = (4, 4, 2)
+    layout, n, _ = build_layout(sizes)
+    assert n == 30
     state = OptimizerState.create(solver, 0.01, n, dtype)
-    code, hyper, kernel_state = state.kernel_args(0.8, True, 0.9, 0.99, 1e-7)
+    optimizer = state.kernel_form(0.8, True, 0.9, 0.99, 1e-7)
     theta = rng.normal(size=n).astype(dtype)
+    network = make_network(
+        theta, layout, codes_of("relu", "identity", "squared_error"), 0.0
+    )
+    work = training_workspace(1, sizes[0], sizes[-1], layout, dtype)
     ref_theta = theta.copy()
     ref_first, ref_second = np.zeros(n, dtype), np.zeros(n, dtype)
     for t in range(1, 4):
         grad = rng.normal(size=n).astype(dtype)
-        optimizer_step(theta, grad, code, hyper, kernel_state, False)
+        step_all_parameters(network, work, optimizer, grad)
         if solver == "sgd":
             ref_theta, ref_first = sgd_update(
                 ref_theta, grad, ref_first, 0.01, 0.8, True
@@ -661,24 +679,19 @@ def test_optimizer_step_dispatch(dtype, solver, rng):
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("solver", ["sgd", "nesterov", "adam"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_run_epoch(dtype, solver, weighted, rng):
+def test_run_batches(dtype, solver, weighted, rng):
+    """One epoch of minibatches through ``run_batches`` against the twin's
+    gradients fed to the twin's optimizer updates."""
     case = ("tanh", "softmax", "log_loss", 3)
     n, batch_size, alpha = 37, 8, 1e-2  # 5 batches, the last one of 5 rows
     sizes, theta, X, Y, sw, _ = grad_problem(rng, SMALL, case, n - 11, weighted, dtype)
     order = rng.permutation(n).astype(np.int64)
     layout, n_params, _ = build_layout(sizes)
-    codes = (
-        ACTIVATION_CODES["tanh"],
-        ACTIVATION_CODES["softmax"],
-        LOSS_CODES["log_loss"],
-    )
     lr = 0.05 if solver != "adam" else 0.01
     state = OptimizerState.create(
         "adam" if solver == "adam" else "sgd", lr, n_params, dtype
     )
-    optimizer = state.kernel_args(0.9, solver == "nesterov", 0.9, 0.999, 1e-8)
-    buffers = make_buffers(batch_size, X.shape[1], Y.shape[1], layout, n_params, dtype)
-    grad = np.empty(n_params, dtype=dtype)
+    optimizer = state.kernel_form(0.9, solver == "nesterov", 0.9, 0.999, 1e-8)
 
     # The reference loop runs in theta's dtype for the optimizer (as
     # scikit-learn does) with float64 back-propagation.
@@ -702,19 +715,10 @@ def test_run_epoch(dtype, solver, weighted, rng):
             )
 
     sw_arg = np.empty(0, dtype) if sw is None else sw
-    total, status = _training.run_epoch(
-        dense_source(X),
-        Y,
-        sw_arg,
-        order,
-        batch_size,
-        (theta, layout, codes, alpha),
-        optimizer,
-        buffers,
-        grad,
-        False,
-    )
-    assert status == _training.EPOCH_OK
+    network = make_network(theta, layout, codes_of(*case[:3]), alpha)
+    plan = make_plan(dense_source(X), Y, sw_arg, network, batch_size, False, optimizer)
+    total, status = _training.run_batches(plan, order, batch_size)
+    assert status == _training.GO_ON
     # Five steps each start from the previous, slightly different, theta.
     rtol = {np.float64: 1e-10, np.float32: 1e-5}[dtype]
     assert_allclose(total, ref_total, rtol=rtol)
@@ -727,33 +731,23 @@ def test_run_epoch(dtype, solver, weighted, rng):
         )
 
 
-def test_run_epoch_reports_non_finite_loss():
-    """An overflowing batch loss sets the ``finite`` flag to False."""
+def test_run_batches_reports_non_finite_loss():
+    """An overflowing batch loss makes the status DIVERGED (the epoch goes
+    on: both batches add their infinite loss)."""
     sizes = (2, 3, 1)
     layout, n_params, _ = build_layout(sizes)
     theta = np.full(n_params, 1e100)  # outputs ~1e201: their square overflows
     X = np.ones((4, 2))
     Y = np.zeros((4, 1))
-    codes = (
-        ACTIVATION_CODES["identity"],
-        ACTIVATION_CODES["identity"],
-        LOSS_CODES["squared_error"],
+    network = make_network(
+        theta, layout, codes_of("identity", "identity", "squared_error"), 0.0
     )
     state = OptimizerState.create("sgd", 1e-300, n_params, np.float64)
+    optimizer = state.kernel_form(0.0, False, 0.9, 0.999, 1e-8)
+    plan = make_plan(dense_source(X), Y, np.empty(0), network, 2, False, optimizer)
     with np.errstate(over="ignore", invalid="ignore"):  # NUMBA_DISABLE_JIT=1
-        total, status = _training.run_epoch(
-            dense_source(X),
-            Y,
-            np.empty(0),
-            np.arange(4),
-            2,
-            (theta, layout, codes, 0.0),
-            state.kernel_args(0.0, False, 0.9, 0.999, 1e-8),
-            make_buffers(2, 2, 1, layout, n_params, np.float64),
-            np.empty(n_params),
-            False,
-        )
-    assert status == _training.EPOCH_NON_FINITE_LOSS
+        total, status = _training.run_batches(plan, np.arange(4), 2)
+    assert status == _training.DIVERGED
     assert np.isinf(total)
 
 
@@ -831,7 +825,7 @@ def test_matches_sklearn_backprop(kind, hidden, out, loss, n_outputs, weighted, 
         assert_twin(gb[layer], sk_gb[layer], np.float64, f"intercept grad {layer}")
 
 
-def test_run_epoch_stops_before_a_zero_weight_batch(rng):
+def test_run_batches_stops_before_a_zero_weight_batch(rng):
     """A batch whose weights sum to zero has no loss: the epoch stops before
     updating on it, so theta equals an epoch over the earlier batches only."""
     case = ("relu", "identity", "squared_error", 1)
@@ -840,29 +834,20 @@ def test_run_epoch_stops_before_a_zero_weight_batch(rng):
     sw = np.ones(n)
     sw[4:8] = 0.0  # the second batch
     layout, n_params, _ = build_layout(sizes)
-    codes = (ACTIVATION_CODES["relu"], ACTIVATION_CODES["identity"], 0)
+    codes = codes_of("relu", "identity", "squared_error")
     order = np.arange(n, dtype=np.int64)
 
     def epoch(theta, rows):
         state = OptimizerState.create("sgd", 0.1, n_params, np.float64)
-        buffers = make_buffers(batch_size, X.shape[1], 1, layout, n_params, np.float64)
-        return _training.run_epoch(
-            dense_source(X),
-            Y,
-            sw,
-            rows,
-            batch_size,
-            (theta, layout, codes, 0.0),
-            state.kernel_args(0.9, True, 0.9, 0.999, 1e-8),
-            buffers,
-            np.empty(n_params),
-            False,
-        )
+        optimizer = state.kernel_form(0.9, True, 0.9, 0.999, 1e-8)
+        network = make_network(theta, layout, codes, 0.0)
+        plan = make_plan(dense_source(X), Y, sw, network, batch_size, False, optimizer)
+        return _training.run_batches(plan, rows, batch_size)
 
     expected = theta.copy()
     first_total, first_status = epoch(expected, order[:4])
     total, status = epoch(theta, order)
-    assert first_status == _training.EPOCH_OK
-    assert status == _training.EPOCH_ZERO_WEIGHT_BATCH
+    assert first_status == _training.GO_ON
+    assert status == _training.ZERO_WEIGHT_BATCH
     assert total == first_total
     np.testing.assert_array_equal(theta, expected)

@@ -15,7 +15,7 @@ from fastbp import MLPClassifier, MLPRegressor
 from fastbp._config import MIN_BLOCK_ROWS
 from fastbp._params import build_layout
 from fastbp._propagate import block_plan
-from fastbp._training import thread_budget, update_is_costly, use_threads
+from fastbp._threads import thread_budget, update_is_costly, use_threads
 
 # A fit that is large enough to run row blocks in parallel (batch 400 -> 4
 # blocks, well above the work threshold) yet takes well under a second.
@@ -109,12 +109,12 @@ def test_omp_num_threads_caps_the_budget(monkeypatch):
 def test_when_calls_go_parallel(monkeypatch):
     """Row blocks need >= 2 blocks and enough work; a costly update (Adam over
     many parameters) goes parallel on its own; one thread never does."""
-    import fastbp._training as training
+    import fastbp._threads as threads
 
-    monkeypatch.setattr(training, "_threading_layer_is_workqueue", lambda: False)
+    monkeypatch.setattr(threads, "_threading_layer_is_workqueue", lambda: False)
     medium, _, n_medium = build_layout([100, 256, 256, 10])
     tiny, _, n_tiny = build_layout([2, 3, 1])
-    monkeypatch.setattr(training, "thread_budget", lambda: 2)
+    monkeypatch.setattr(threads, "thread_budget", lambda: 2)
     assert use_threads(200, medium)  # 2 blocks of 100 rows, 18.7M multiply-adds
     assert not use_threads(32, medium)  # one block
     assert use_threads(MIN_BLOCK_ROWS + 1, medium)  # the fewest rows for 2 blocks
@@ -123,7 +123,7 @@ def test_when_calls_go_parallel(monkeypatch):
     assert not use_threads(32, medium, update_is_costly("sgd", n_medium))
     assert not use_threads(5000, tiny)  # 3 blocks, but only 45k multiply-adds
     assert not update_is_costly("adam", n_tiny)
-    monkeypatch.setattr(training, "thread_budget", lambda: 1)
+    monkeypatch.setattr(threads, "thread_budget", lambda: 1)
     assert not use_threads(200, medium, True)
 
 
@@ -209,26 +209,37 @@ def test_parameter_passes_identical_threaded_and_serial(solver):
     in parallel; they must give the same bits as one serial pass (and the
     chunked penalty sum must not depend on the thread count)."""
     from fastbp._config import PARAM_CHUNK
-    from fastbp._optimizers import OptimizerState, optimizer_step
+    from fastbp._optimizers import OptimizerState
     from fastbp._params import param_chunks
-    from fastbp._propagate import finish_gradient
+    from fastbp._plan import make_network, training_workspace
+    from fastbp._propagate import FINISH, STEP, for_each_chunk
 
     rng = np.random.RandomState(0)
     n_params, n_weights = 3 * PARAM_CHUNK + 17, 2 * PARAM_CHUNK + 5
+    # A network of exactly that many parameters and weights (8186 inputs, one
+    # hidden unit, 8203 outputs): 4 chunks, the last weights inside chunk 2.
+    layout, n, n_w = build_layout([8186, 1, 8203])
+    assert (n, n_w) == (n_params, n_weights) and param_chunks(n_params) == 4
     theta0, grad0 = rng.randn(n_params), rng.randn(n_params)
     results = []
     for threaded in (False, True):
-        theta, grad = theta0.copy(), grad0.copy()
-        chunk_sums = np.empty(param_chunks(n_params))
+        theta = theta0.copy()
+        network = make_network(theta, layout, (0, 0, 0), 0.3)
         # Two "row blocks" whose sum is grad0.
         blocks = np.stack([grad0 - 1.0, np.ones(n_params)])
-        penalty = finish_gradient(
-            blocks, 2, theta, grad, False, n_weights, 0.3, 7.0, chunk_sums, threaded
-        )
+        work = training_workspace(1, 8186, 8203, layout, np.float64)
+        work = work._replace(block_grads=blocks)
+        grad = work.grad
+        grad[:] = np.nan  # FINISH must write every entry
         state = OptimizerState.create(solver, 0.01, n_params, np.float64)
-        for _ in range(3):
-            code, hyper, kernel_state = state.kernel_args(0.9, True, 0.9, 0.999, 1e-8)
-            optimizer_step(theta, grad, code, hyper, kernel_state, threaded)
+        optimizer = state.kernel_form(0.9, True, 0.9, 0.999, 1e-8)
+        penalty = for_each_chunk(FINISH, 2, 7.0, network, work, optimizer, threaded)
+        grad_finished = grad.copy()
+        for _ in range(3):  # STEP: one update of theta from work.grad
+            for_each_chunk(STEP, 0, 7.0, network, work, optimizer, threaded)
+        assert state.t == (3 if solver == "adam" else 0)
+        # The steps read the gradient, never write it.
+        np.testing.assert_array_equal(grad, grad_finished)
         results.append((penalty, grad, theta, state.first))
     (p0, g0, t0, f0), (p1, g1, t1, f1) = results
     assert p0 == p1
