@@ -99,16 +99,16 @@ def goals(results):
     add = out.append
     configs = (results.get("throughput") or {}).get("configs", [])
     for case in CASES:
-        rows = [(f"{c['solver']} {c['dtype']} {c['threads']}T", c) for c in configs]
-        rows = [
-            (k, c["speedup_vs_sklearn"]["median"])
-            for k, c in rows
+        labelled = [
+            (f"{c['solver']} {c['dtype']} {c['threads']}T", c)
+            for c in configs
             if c["case"] == case.name
         ]
+        rows = [(k, c["speedup_vs_sklearn"]["median"]) for k, c in labelled]
         text = f"{case.name} ({case.shape_text}, batch {case.batch_size}) throughput"
         add(_goal(f"{text}: fastbp >= {case.goal:g}x scikit-learn", rows, case.goal))
         if case.name == "wide":
-            rows = [(k, c["libs"]["fastbp"]["peak_fraction"]) for k, c in rows]
+            rows = [(k, c["libs"]["fastbp"]["peak_fraction"]) for k, c in labelled]
             text = f"wide: fastbp >= {WIDE_PEAK_GOAL:.0%} of GEMM peak (dtype, threads)"
             add(_goal(text, rows, WIDE_PEAK_GOAL, fmt="{:.0%}"))
     rows = [(r["label"], r["fastbp"]["median"]) for r in results.get("adam_vs_sgd", [])]

@@ -155,7 +155,10 @@ def main(argv=None):
     results["total_seconds"] = time.perf_counter() - START
     results["finished_at"] = time.strftime("%Y-%m-%d %H:%M")
 
-    # 5. Derived numbers and outputs.
+    # 5. Derived numbers and outputs (the raw measurements are saved first, so
+    # that a reporting error never loses a run: rerun with --from-json).
+    with open(os.path.join(out_dir, "results.json"), "w") as fh:
+        json.dump(results, fh, default=float)
     derive(results)
     paths = write_outputs(results, out_dir, progress)
     print_goals(results, progress)
