@@ -210,7 +210,10 @@ def source_fingerprint(package_dir):
     return {
         "commit": (_git("rev-parse", "--short", "HEAD") or "unknown").strip(),
         "sources_sha256": digest.hexdigest()[:16],
-        "uncommitted": [ln[3:] for ln in (status or "?  unknown").splitlines()],
+        # None: git failed; "": a clean tree (no file differs from HEAD).
+        "uncommitted": [
+            ln[3:] for ln in ("?  unknown" if status is None else status).splitlines()
+        ],
     }
 
 
