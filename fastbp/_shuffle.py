@@ -125,6 +125,22 @@ def _state_words(bit_generator):
     return words if _STATE_LAYOUT_OK else None
 
 
+def mt19937_words(random_state, n_values):
+    """(words, lock) for shuffling ``n_values`` values with ``random_state`` in
+    compiled code: the (625,) uint32 view of its MT19937 state (see
+    ``_state_words``) and its bit generator's lock, to hold around every
+    compiled call that draws.  (None, a null context) for any other
+    generator, or beyond 2^32 values (``shuffle_in_place`` draws 32 bits);
+    the caller then shuffles with ``random_state.shuffle``."""
+    bit_generator = getattr(random_state, "_bit_generator", None)
+    if isinstance(bit_generator, np.random.MT19937) and n_values <= 2**32:
+        with bit_generator.lock:
+            words = _state_words(bit_generator)
+        if words is not None:
+            return words, bit_generator.lock
+    return None, nullcontext()
+
+
 def shuffled(sample_idx, random_state):
     """``sklearn.utils.shuffle(sample_idx, random_state=random_state)``: the same
     permutation, and ``random_state`` left in the same state.
@@ -132,32 +148,17 @@ def shuffled(sample_idx, random_state):
     Fisher-Yates moves positions whatever the values are, so shuffling a copy
     of sample_idx in place gives sample_idx[p] with p the shuffle of arange(n),
     which is what scikit-learn computes.  The draws advance the RandomState's
-    own MT19937 state in place, under the bit generator's lock (copying the
-    state out and back through ``get_state`` / ``set_state`` costs ~60 us, more
-    than NumPy's whole shuffle of 10,000 rows).  Any other RandomState (or more
-    than 2^32 rows) falls back to ``random_state.shuffle``.
+    own MT19937 state in place, under the bit generator's lock
+    (``mt19937_words``, as the compiled fit does; copying the state out and
+    back through ``get_state`` / ``set_state`` costs ~60 us, more than NumPy's
+    whole shuffle of 10,000 rows).  Any other RandomState (or more than 2^32
+    rows) falls back to ``random_state.shuffle``.
     """
     result = np.array(sample_idx, copy=True)
-    bit_generator = getattr(random_state, "_bit_generator", None)
-    if isinstance(bit_generator, np.random.MT19937) and result.size <= 2**32:
-        with bit_generator.lock:
-            words = _state_words(bit_generator)
-            if words is not None:
-                shuffle_in_place(result, words)
-                return result
-    random_state.shuffle(result)
+    words, lock = mt19937_words(random_state, result.size)
+    if words is None:
+        random_state.shuffle(result)
+    else:
+        with lock:
+            shuffle_in_place(result, words)
     return result
-
-
-def mt19937_words(random_state):
-    """(words, lock) for shuffling with ``random_state`` in compiled code:
-    the (625,) uint32 view of its MT19937 state (see ``_state_words``) and
-    its bit generator's lock, to hold around every compiled call that draws;
-    (None, a null context) for any other generator."""
-    bit_generator = getattr(random_state, "_bit_generator", None)
-    if isinstance(bit_generator, np.random.MT19937):
-        with bit_generator.lock:
-            words = _state_words(bit_generator)
-        if words is not None:
-            return words, bit_generator.lock
-    return None, nullcontext()

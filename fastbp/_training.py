@@ -24,7 +24,6 @@ handed to the compiled ``end_epoch``.  Every piece of state lives in the
 import time
 import warnings
 from collections import namedtuple
-from contextlib import nullcontext
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -52,7 +51,7 @@ SCHEDULE_CODES = {"constant": CONSTANT, "invscaling": INVSCALING, "adaptive": AD
 ) = range(8)
 
 # Progress.counters and Progress.scalars entries.
-N_ITER, T, NO_IMPROVEMENT_COUNT, LR_DIVIDED, NON_FINITE_LOSS = range(5)
+N_ITER, T, NO_IMPROVEMENT_COUNT, LR_DIVIDED = range(4)
 BEST_LOSS, LOSS, BEST_SCORE = range(3)
 
 Rules = namedtuple(
@@ -95,7 +94,7 @@ epoch's rows; rng_words (625,) uint32: the estimator's MT19937 state (empty:
 Python shuffles); loss_curve, validation_scores (max_iter,) float64: this
 call's epochs; best_theta: the best-validation-score snapshot (early
 stopping) or empty; counters int64 (N_ITER, T, NO_IMPROVEMENT_COUNT,
-LR_DIVIDED, NON_FINITE_LOSS); scalars float64 (BEST_LOSS, LOSS, BEST_SCORE).
+LR_DIVIDED); scalars float64 (BEST_LOSS, LOSS, BEST_SCORE).
 """
 
 _NO_WORDS = np.empty(0, dtype=np.uint32)
@@ -118,8 +117,9 @@ def run_batches(plan, order, batch_size):
     """Every minibatch of one epoch: rows order[k*bs : (k+1)*bs] in turn.
 
     Returns (sum over batches of batch_loss * batch_rows, status) with status
-    GO_ON, DIVERGED-candidate NON_FINITE (a batch loss was not finite; the
-    epoch goes on) or ZERO_WEIGHT_BATCH (the epoch stopped before that batch).
+    GO_ON, DIVERGED (a batch loss was not finite; the epoch went on: the
+    caller decides from the weights) or ZERO_WEIGHT_BATCH (the epoch stopped
+    before that batch).
     Writes: theta, the optimizer state, plan.work.
     """
     n = order.shape[0]
@@ -155,10 +155,12 @@ def one_epoch(plan, rules, progress):
     total, status = run_batches(plan, order, rules.batch_size)
     if status == ZERO_WEIGHT_BATCH:
         return status
-    if status == DIVERGED:
-        counters[NON_FINITE_LOSS] = 1
-        if not rules.early_stopping and not all_finite(plan.network.theta):
-            return DIVERGED
+    if (
+        status == DIVERGED
+        and not rules.early_stopping
+        and not all_finite(plan.network.theta)
+    ):
+        return DIVERGED
     n = order.shape[0]
     counters[N_ITER] += 1
     scalars[LOSS] = total / n
@@ -266,7 +268,7 @@ def make_progress(n_samples, train_idx, max_iter, best_theta, state):
         np.empty(max_iter),
         np.empty(max_iter),
         best_theta,
-        np.array([0, t, no_improvement, 0, 0], dtype=np.int64),
+        np.array([0, t, no_improvement, 0], dtype=np.int64),
         np.array([best_loss, np.nan, best_score], dtype=np.float64),
     )
 
@@ -282,9 +284,7 @@ def fit_stochastic(plan, rules, progress, random_state, verbose, score):
     slice that was running: the progress arrays are consistent at every
     return of a compiled call.
     """
-    words, lock = mt19937_words(random_state)
-    if progress.sample_idx.shape[0] > 2**32:  # beyond shuffle_in_place's draws
-        words, lock = None, nullcontext()
+    words, lock = mt19937_words(random_state, progress.sample_idx.shape[0])
     by_epoch = verbose or rules.early_stopping or words is None
     if words is not None:
         progress = progress._replace(rng_words=words)

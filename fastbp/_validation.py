@@ -43,7 +43,6 @@ from fastbp._plan import Source, dense_source
 CLASSIFIER_CONSTRAINTS = dict(_SklearnMLPClassifier._parameter_constraints)
 REGRESSOR_CONSTRAINTS = dict(_SklearnMLPRegressor._parameter_constraints)
 
-_EMPTY_INT = np.empty(0, dtype=np.int64)
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 
