@@ -7,13 +7,16 @@ whole training epochs run in compiled code.  ``MLPClassifier`` and
 
 from fastbp._estimators import MLPClassifier, MLPRegressor
 from fastbp._lowlevel import check_gradients, forward, loss_and_gradients
+from fastbp._search import MLPClassifierCV, MLPRegressorCV
 from fastbp._warmup import warmup
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MLPClassifier",
+    "MLPClassifierCV",
     "MLPRegressor",
+    "MLPRegressorCV",
     "__version__",
     "check_gradients",
     "forward",

@@ -37,6 +37,7 @@ from fastbp._training import (
     N_ITER,
     NO_IMPROVEMENT_COUNT,
     ZERO_WEIGHT_BATCH,
+    Run,
     T,
     fit_stochastic,
     make_progress,
@@ -150,6 +151,24 @@ class _BaseMLP(BaseEstimator):
         return check_random_state(seed)
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
+        run = self._begin_fit(X, y, sample_weight, incremental)
+        code = GO_ON
+        if run is not None:
+            try:
+                code = fit_stochastic(run, self.verbose)
+            except KeyboardInterrupt:
+                warnings.warn("Training interrupted by user.")
+        self._end_fit(run, code)
+        return self
+
+    def _begin_fit(self, X, y, sample_weight, incremental):
+        """A fit up to its epochs: input checks, initial weights, the plan.
+
+        Returns the stochastic fit's ``_training.Run``, for
+        ``_training.fit_stochastic`` (or for ``_fused.fit_many`` to run with
+        other models) and then ``_end_fit``; an L-BFGS fit runs here whole
+        and returns None.
+        """
         hidden_layer_sizes = hidden_layer_list(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
@@ -170,15 +189,20 @@ class _BaseMLP(BaseEstimator):
         network = make_network(theta, layout, self._codes(), self.alpha)
         if self.solver in _STOCHASTIC_SOLVERS:
             ensure_compiled(theta.dtype, "stochastic")
-            self._fit_stochastic(source, Y, y, sw, network, incremental)
-        else:
-            ensure_compiled(theta.dtype, "objective")
-            self.n_iter_, self.loss_ = fit_lbfgs(
-                source, Y, sw, network, self.max_iter, self.max_fun, self.tol
-            )
+            return self._plan_stochastic(source, Y, y, sw, network, incremental)
+        ensure_compiled(theta.dtype, "objective")
+        self.n_iter_, self.loss_ = fit_lbfgs(
+            source, Y, sw, network, self.max_iter, self.max_fun, self.tol
+        )
+        return None
+
+    def _end_fit(self, run, code):
+        """After the epochs of ``run`` (None for L-BFGS) ended with ``code``:
+        the fitted attributes, then scikit-learn's errors and warnings."""
+        if run is not None:
+            self._end_stochastic(run, code)
         if not np.isfinite(self._theta).all():
             raise ValueError(_NON_FINITE_WEIGHTS)
-        return self
 
     def _initialize(self, y, layer_units, dtype):
         self.n_iter_ = 0
@@ -238,9 +262,9 @@ class _BaseMLP(BaseEstimator):
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _fit_stochastic(self, source, Y, y, sw, network, incremental):
-        """scikit-learn's ``_fit_stochastic``: the plan, then the compiled
-        epochs (``_training.fit_stochastic``), then the fitted attributes."""
+    def _plan_stochastic(self, source, Y, y, sw, network, incremental):
+        """scikit-learn's ``_fit_stochastic`` up to its epochs: the optimizer,
+        the validation split, the Plan, Rules and Progress of the fit."""
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = OptimizerState.create(
                 self.solver,
@@ -285,15 +309,13 @@ class _BaseMLP(BaseEstimator):
                 else self.best_validation_score_,
             ),
         )
-        code = GO_ON
-        try:
-            code = fit_stochastic(
-                plan, rules, progress, self._random_state, self.verbose, score
-            )
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
-        self._publish_progress(progress)
-        self._optimizer.sync_learning_rate(optimizer)
+        return Run(plan, rules, progress, self._random_state, score)
+
+    def _end_stochastic(self, run, code):
+        """scikit-learn's ``_fit_stochastic`` after its epochs: publish the
+        progress, raise or warn as it does, restore the best weights."""
+        self._publish_progress(run.progress)
+        self._optimizer.sync_learning_rate(run.plan.optimizer)
         if code == ZERO_WEIGHT_BATCH:
             # scikit-learn's np.average raises this in that batch.
             raise ZeroDivisionError("Weights sum to zero, can't be normalized")
@@ -302,7 +324,7 @@ class _BaseMLP(BaseEstimator):
         if code == MAX_ITER:
             warn_max_iter(self.max_iter)
         if self.early_stopping:
-            network.theta[:] = best_theta
+            run.plan.network.theta[:] = run.progress.best_theta
 
     def _publish_progress(self, progress):
         """The fitted attributes from a fit's Progress (scikit-learn's types:

@@ -273,17 +273,30 @@ def make_progress(n_samples, train_idx, max_iter, best_theta, state):
     )
 
 
-def fit_stochastic(plan, rules, progress, random_state, verbose, score):
+Run = namedtuple("Run", ["plan", "rules", "progress", "random_state", "score"])
+Run.__doc__ = """One stochastic fit, planned and not yet run: its Plan, Rules and
+Progress, the generator that shuffles its epochs, and ``score()``, the
+validation score of the current weights (early stopping; else None)."""
+
+
+def slice_epochs(elapsed, n_epochs):
+    """Epochs for the next compiled call: about SLICE_SECONDS of work, from
+    the last call's ``elapsed`` seconds for ``n_epochs`` epochs."""
+    per_epoch = max(elapsed / n_epochs, 1e-7)
+    return int(min(max(SLICE_SECONDS / per_epoch, 1), 1 << 20))
+
+
+def fit_stochastic(run, verbose):
     """Run a stochastic fit to its end in compiled slices; return the last
     code (see the codes above).
 
-    ``score()`` returns the validation score of the current weights (early
-    stopping only).  The estimator's MT19937 state is shuffled in place under
-    its lock (``_shuffle.mt19937_words``); any other generator shuffles in
-    Python, one epoch per call.  A KeyboardInterrupt propagates after the
-    slice that was running: the progress arrays are consistent at every
-    return of a compiled call.
+    The run's MT19937 state is shuffled in place under its lock
+    (``_shuffle.mt19937_words``); any other generator shuffles in Python, one
+    epoch per call.  A KeyboardInterrupt propagates after the slice that was
+    running: the progress arrays are consistent at every return of a compiled
+    call.
     """
+    plan, rules, progress, random_state, score = run
     words, lock = mt19937_words(random_state, progress.sample_idx.shape[0])
     by_epoch = verbose or rules.early_stopping or words is None
     if words is not None:
@@ -312,8 +325,7 @@ def fit_stochastic(plan, rules, progress, random_state, verbose, score):
             if code != GO_ON:
                 return code
             if not by_epoch:
-                per_epoch = max(elapsed / n_epochs, 1e-7)
-                n_epochs = int(min(max(SLICE_SECONDS / per_epoch, 1), 1 << 20))
+                n_epochs = slice_epochs(elapsed, n_epochs)
 
 
 def _print_stopping(code, plan, rules, progress):

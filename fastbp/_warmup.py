@@ -2,8 +2,9 @@
 
 A job is what one kind of call needs: ``"stochastic"`` (an SGD / Adam fit:
 ``train_epochs`` and ``end_epoch``), ``"objective"`` (L-BFGS and the
-low-level loss and gradient: ``loss_and_grad_into``) and ``"forward"``
-(predictions: ``forward_into``).  Nothing is compiled before it is needed:
+low-level loss and gradient: ``loss_and_grad_into``), ``"forward"``
+(predictions: ``forward_into``) and ``"fused"`` (the CV estimators' fused
+pass: ``train_models``).  Nothing is compiled before it is needed:
 an SGD fit compiles no L-BFGS kernel, float32 compiles on its first use.
 
 ``ensure_compiled`` runs a job's tiny calls under an inter-process file lock
@@ -26,7 +27,7 @@ import numpy as np
 
 from fastbp._config import CACHE_DIR
 
-JOBS = ("stochastic", "objective", "forward")
+JOBS = ("stochastic", "objective", "forward", "fused")
 
 _ready = set()
 _guard = threading.RLock()
@@ -101,10 +102,11 @@ def _tiny_data(dtype):
     return dense_source(X), np.ascontiguousarray(X[:, :2]), np.empty(0, dtype=dtype)
 
 
-def _run_stochastic(dtype):
+def _tiny_training(dtype):
+    """(plan, rules, progress) of a one-epoch Adam fit on the tiny data."""
     from fastbp._optimizers import OptimizerState
     from fastbp._plan import make_plan
-    from fastbp._training import Rules, end_epoch, make_progress, train_epochs
+    from fastbp._training import Rules, make_progress
 
     source, Y, sw = _tiny_data(dtype)
     network = _tiny_network(dtype)
@@ -120,8 +122,22 @@ def _run_stochastic(dtype):
     )
     rules = Rules(4, 1, 1e-4, 10.0, 0, 1e-3, 0.5, False, False, False)
     progress = make_progress(8, [], 1, network.theta[:0], (0, 0, np.inf, -np.inf))
+    return plan, rules, progress
+
+
+def _run_stochastic(dtype):
+    from fastbp._training import end_epoch, train_epochs
+
+    plan, rules, progress = _tiny_training(dtype)
     train_epochs(plan, rules, progress, 1)
     end_epoch(plan, rules, progress, 0.0)
+
+
+def _run_fused(dtype):
+    from fastbp._fused import fit_many
+    from fastbp._training import Run
+
+    fit_many([Run(*_tiny_training(dtype), None, None) for _ in range(2)])
 
 
 def _run_objective(dtype):
@@ -150,6 +166,7 @@ _RUNS = {
     "stochastic": _run_stochastic,
     "objective": _run_objective,
     "forward": _run_forward,
+    "fused": _run_fused,
 }
 
 
@@ -164,7 +181,7 @@ def warmup(dtypes=("float64", "float32"), jobs=JOBS):
     Parameters
     ----------
     dtypes : iterable of {'float64', 'float32'}, default=('float64', 'float32')
-    jobs : iterable of {'stochastic', 'objective', 'forward'}, default=all
+    jobs : iterable of {'stochastic', 'objective', 'forward', 'fused'}, default=all
 
     Returns
     -------

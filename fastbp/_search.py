@@ -1,0 +1,624 @@
+"""``MLPClassifierCV`` and ``MLPRegressorCV``: a grid search over the
+optimizer's and the penalty's parameters, every model trained in one fused
+pass.
+
+``GridSearchCV(MLPClassifier(**params), param_grid, cv=cv)`` trains each
+(candidate, split) model as a separate fit.  Here each model is planned by a
+plain fastbp estimator exactly as its own ``fit`` plans it
+(``_BaseMLP._begin_fit``), all SGD / Adam models are trained together by
+``_fused.fit_many`` (models in parallel, each on one thread), and each is
+ended by its estimator (``_end_fit``: its attributes, errors and warnings).
+So every model, and hence every split score, mean, rank and
+``best_params_``, has the same bits as ``GridSearchCV``'s with the same
+splitter.  L-BFGS models are fitted one after another inside ``_begin_fit``.
+
+Searchable parameters change only the optimizer or the penalty
+(``SEARCHABLE``); the candidates of one split therefore start from the same
+initial weights and see the same batches.  The grid is ``ParameterGrid`` of
+the parameters given as lists: keys sorted, the last key fastest.
+"""
+
+import numbers
+import time
+import traceback
+import warnings
+from collections import Counter
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    clone,
+    is_classifier,
+)
+from sklearn.exceptions import FitFailedWarning
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import ParameterGrid, StratifiedKFold, check_cv
+from sklearn.utils import _safe_indexing
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+
+from fastbp._cv_results import search_results
+from fastbp._estimators import (
+    _COMMON_PARAMETERS_DOC,
+    _STOCHASTIC_SOLVERS,
+    MLPClassifier,
+    MLPRegressor,
+    _store_arguments,
+)
+from fastbp._fused import fit_many
+from fastbp._training import GO_ON
+from fastbp._validation import check_is_fitted, validate_data
+from fastbp._warmup import ensure_compiled
+
+SEARCHABLE = (
+    "alpha",
+    "beta_1",
+    "beta_2",
+    "epsilon",
+    "learning_rate_init",
+    "momentum",
+    "power_t",
+)
+
+_SEARCH_CONSTRAINTS = {
+    "cv": ["cv_object"],
+    "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+    "refit": ["boolean", callable],
+    "memory_limit": [Interval(numbers.Integral, 1, None, closed="left"), None],
+}
+
+_SEARCH_PARAMETERS_DOC = """
+    cv : int, cross-validation generator or iterable, default=None
+        As in ``GridSearchCV``: None is 5-fold; an int is ``StratifiedKFold``
+        for binary or multiclass targets (``KFold`` otherwise).  A class with
+        fewer members than the number of stratified folds is an error.
+    scoring : str, callable or None, default=None
+        One scorer, as in ``GridSearchCV``; None is the estimator's ``score``.
+    refit : bool or callable, default=True
+        Refit the best candidate on all the data (``best_estimator_``); a
+        callable picks the best index from ``cv_results_``, as in
+        ``GridSearchCV``.
+    memory_limit : int or None, default=None
+        Most bytes the fused pass may hold, checked before its models are
+        allocated: (split copies of X) + n_models * (one model's weights,
+        optimizer state, workspace and progress).  None: half the machine's
+        available memory."""
+
+_SEARCH_ATTRIBUTES_DOC = """
+    cv_results_ : dict of ndarray
+        ``GridSearchCV``'s keys and formats (``pd.DataFrame(cv_results_)``
+        works).  ``mean_fit_time`` shares the fused pass's time equally among
+        its models.
+    best_params_, best_score_, best_index_ : dict, float, int
+        The best candidate (``rank_test_score`` 1, the first among ties).
+    best_estimator_ : MLPClassifier or MLPRegressor
+        The best candidate refitted on all the data (``refit=True``).  Its
+        fitted attributes (``coefs_``, ``loss_curve_``, ...) are also this
+        estimator's, except ``n_iter_``.
+    n_iter_ : ndarray of shape (n_candidates, n_splits)
+        Epochs (L-BFGS: iterations) of every candidate on every split.
+    n_splits_ : int
+    refit_time_ : float
+        Seconds spent refitting the best model.
+    scorer_ : callable"""
+
+
+def _is_sequence(value):
+    return isinstance(value, (list, tuple, np.ndarray))
+
+
+def _available_memory():
+    """Bytes of memory available now (Linux: MemAvailable), else physical
+    memory, else None (no limit can be derived)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _data_bytes(X):
+    if sp.issparse(X):
+        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return X.nbytes
+
+
+def _run_bytes(run):
+    """Bytes one planned model owns: every array of its plan and progress
+    except the split's data, which its split's models share."""
+    plan, progress = run.plan, run.progress
+    arrays = [
+        plan.Y,
+        plan.sw,
+        plan.network.theta,
+        *plan.work,
+        *plan.optimizer[1:],
+        *progress,
+    ]
+    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
+
+class _Model:
+    """One (candidate, split) model of the search."""
+
+    def __init__(self, candidate, split, estimator):
+        self.candidate, self.split, self.estimator = candidate, split, estimator
+        self.run, self.error, self.seconds = None, None, 0.0
+
+    def record(self, action, *args):
+        """``action(*args)``; an exception becomes this model's fit error."""
+        start = time.perf_counter()
+        try:
+            return action(*args)
+        except Exception:
+            self.error = traceback.format_exc()
+        finally:
+            self.seconds += time.perf_counter() - start
+        return None
+
+
+class _BaseMLPCV(BaseEstimator):
+    """The search shared by ``MLPClassifierCV`` and ``MLPRegressorCV``."""
+
+    _model_class = None  # the plain estimator of each candidate
+
+    # ---------------------------------------------------------------- grid
+    def _model_parameter_names(self):
+        return self._model_class._get_param_names()
+
+    def _parameter_grid(self):
+        """The candidates: ``ParameterGrid`` of the parameters given as lists.
+
+        Raises ValueError for a list of a parameter that cannot be searched
+        and for an empty list.
+        """
+        grid = {}
+        for name in self._model_parameter_names():
+            value = getattr(self, name)
+            if name == "hidden_layer_sizes":
+                if _is_sequence(value) and not all(
+                    isinstance(v, numbers.Integral) for v in value
+                ):
+                    self._raise_not_searchable(name)
+                continue
+            if not _is_sequence(value):
+                continue
+            if name not in SEARCHABLE:
+                self._raise_not_searchable(name)
+            values = list(np.asarray(value, dtype=object).ravel())
+            if not values:
+                raise ValueError(
+                    f"{name}=[] is an empty grid: give at least one value, or a "
+                    "single value instead of a list."
+                )
+            grid[name] = values
+        return list(ParameterGrid(grid))
+
+    def _raise_not_searchable(self, name):
+        raise ValueError(
+            f"{type(self).__name__} cannot search {name!r}: only "
+            f"{', '.join(SEARCHABLE)} may be given as lists of values (they "
+            "change the optimizer or the penalty, not the network or its "
+            "batches). Use GridSearchCV to search other parameters."
+        )
+
+    def _candidate_estimators(self, candidates):
+        """One unfitted plain estimator per candidate, hyperparameters checked."""
+        fixed = {name: getattr(self, name) for name in self._model_parameter_names()}
+        estimators = []
+        for params in candidates:
+            estimator = self._model_class(**{**fixed, **params})
+            estimator._validate_params()
+            estimators.append(estimator)
+        return estimators
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, X, y, sample_weight=None, groups=None):
+        """Train every candidate on every split in one fused pass; refit the
+        best one on all the data (``refit``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Split with the folds for fitting, as ``GridSearchCV`` passes fit
+            parameters; the test scores are unweighted, as ``GridSearchCV``'s
+            without metadata routing.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a group splitter.
+
+        Returns
+        -------
+        self : object
+        """
+        candidates = self._parameter_grid()
+        self._validate_params()
+        if self.warm_start:
+            raise ValueError(
+                f"{type(self).__name__} does not support warm_start=True: every "
+                "candidate starts from its own initial weights."
+            )
+        estimators = self._candidate_estimators(candidates)
+        X_all, y_all = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            y_numeric=not is_classifier(self),
+        )
+        if sp.issparse(X_all):
+            X_all = X_all.tocsr()
+        cv = check_cv(self.cv, y_all, classifier=is_classifier(self))
+        self._check_class_sizes(cv, y_all)
+        splits = list(cv.split(X_all, y_all, groups))
+        self.n_splits_ = len(splits)
+        self.scorer_ = (
+            self.scoring
+            if callable(self.scoring)
+            else check_scoring(estimators[0], self.scoring)
+        )
+        models = self._train(estimators, X_all, y_all, sample_weight, splits)
+        scores, score_times = self._test_scores(models, X_all, y_all, splits)
+        self._publish_search(candidates, models, scores, score_times)
+        if self.refit:
+            self._refit(estimators[self.best_index_], X, y, sample_weight)
+        return self
+
+    def _check_class_sizes(self, cv, y):
+        """Stratified folds need every class in every fold."""
+        if not (isinstance(cv, StratifiedKFold) and not _is_splitter(self.cv)):
+            return
+        labels, counts = np.unique(y, return_counts=True)
+        small = counts < cv.n_splits
+        if small.any():
+            label, count = labels[small][0], counts[small][0]
+            raise ValueError(
+                f"cv={cv.n_splits} stratified folds need at least {cv.n_splits} "
+                f"members of every class, but class {label!r} has {count}. Use a "
+                "smaller cv or gather more samples of that class."
+            )
+
+    def _train(self, estimators, X, y, sample_weight, splits):
+        """Plan every (candidate, split) model, train the stochastic ones in
+        one fused pass, end each as its own fit would.  Returns the models,
+        candidate-major (GridSearchCV's order)."""
+        folds = [
+            (
+                _safe_indexing(X, train),
+                _safe_indexing(y, train),
+                None if sample_weight is None else _safe_indexing(sample_weight, train),
+            )
+            for train, _ in splits
+        ]
+        fold_bytes = sum(_data_bytes(X_train) for X_train, _, _ in folds)
+        models = [
+            _Model(c, s, clone(estimator))
+            for c, estimator in enumerate(estimators)
+            for s in range(len(splits))
+        ]
+        stochastic = self.solver in _STOCHASTIC_SOLVERS
+        for index, model in enumerate(models):
+            model.run = model.record(
+                model.estimator._begin_fit, *folds[model.split], False
+            )
+            if index == 0 and stochastic and model.run is not None:
+                self._check_memory(fold_bytes, _run_bytes(model.run), len(models))
+        runs = [m for m in models if m.run is not None]
+        codes = np.full(len(runs), GO_ON, dtype=np.int64)
+        if runs:
+            ensure_compiled(runs[0].run.plan.network.theta.dtype, "fused")
+            start = time.perf_counter()
+            if self.verbose:  # each fit's lines in turn, as GridSearchCV prints them
+                from fastbp._training import fit_stochastic
+
+                codes = [fit_stochastic(m.run, True) for m in runs]
+            else:
+                codes = fit_many([m.run for m in runs])
+            shared = (time.perf_counter() - start) / len(runs)
+            for model, code in zip(runs, codes, strict=True):
+                model.seconds += shared
+                model.record(model.estimator._end_fit, model.run, code)
+        for model in models:
+            model.run = None  # free the workspaces
+        return models
+
+    def _check_memory(self, fold_bytes, model_bytes, n_models):
+        needed = fold_bytes + n_models * model_bytes
+        limit = self.memory_limit
+        if limit is None:
+            available = _available_memory()
+            limit = None if available is None else available // 2
+        if limit is not None and needed > limit:
+            raise ValueError(
+                f"This search needs about {needed / 2**20:.1f} MiB "
+                f"({fold_bytes / 2**20:.1f} MiB of split data + {n_models} models "
+                f"x {model_bytes / 2**20:.2f} MiB), more than memory_limit="
+                f"{limit} bytes ({limit / 2**20:.1f} MiB). Search fewer candidates "
+                "or folds at once, or raise memory_limit."
+            )
+
+    def _test_scores(self, models, X, y, splits):
+        n_candidates = len(models) // len(splits)
+        scores = np.full((n_candidates, len(splits)), np.nan)
+        score_times = np.zeros((n_candidates, len(splits)))
+        tests = [
+            (_safe_indexing(X, test), _safe_indexing(y, test)) for _, test in splits
+        ]
+        for model in models:
+            if model.error is not None:
+                continue
+            start = time.perf_counter()
+            try:
+                score = self.scorer_(model.estimator, *tests[model.split])
+            except Exception:
+                warnings.warn(
+                    "Scoring failed. The score on this train-test partition for "
+                    "these parameters will be set to nan. Details: \n"
+                    f"{traceback.format_exc()}",
+                    UserWarning,
+                )
+                score = np.nan
+            score_times[model.candidate, model.split] = time.perf_counter() - start
+            scores[model.candidate, model.split] = score
+        _warn_about_failures(models)
+        return scores, score_times
+
+    def _publish_search(self, candidates, models, scores, score_times):
+        n_candidates, n_splits = scores.shape
+        fit_times = np.zeros((n_candidates, n_splits))
+        n_iter = np.zeros((n_candidates, n_splits), dtype=np.int64)
+        for model in models:
+            fit_times[model.candidate, model.split] = model.seconds
+            n_iter[model.candidate, model.split] = getattr(
+                model.estimator, "n_iter_", 0
+            )
+        results = search_results(candidates, scores, fit_times, score_times)
+        if callable(self.refit):
+            best = self.refit(results)
+            if not isinstance(best, numbers.Integral):
+                raise TypeError("best_index_ returned is not an integer")
+            if best < 0 or best >= n_candidates:
+                raise IndexError("best_index_ index out of range")
+        else:
+            best = results["rank_test_score"].argmin()
+        self.best_index_ = int(best)
+        if not callable(self.refit):
+            self.best_score_ = results["mean_test_score"][self.best_index_]
+        self.best_params_ = results["params"][self.best_index_]
+        self.cv_results_ = results
+        self.n_iter_ = n_iter
+
+    def _refit(self, estimator, X, y, sample_weight):
+        best = clone(estimator)
+        start = time.perf_counter()
+        best.fit(X, y, sample_weight=sample_weight)
+        self.refit_time_ = time.perf_counter() - start
+        self.best_estimator_ = best
+        for name, value in vars(best).items():
+            if name.endswith("_") and not name.startswith("_") and name != "n_iter_":
+                setattr(self, name, value)
+
+    # ---------------------------------------------------------- prediction
+    def _refitted(self):
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_
+
+    @available_if(lambda self: bool(self.refit))
+    def predict(self, X):
+        """Predict with the refitted best model (``best_estimator_``)."""
+        return self._refitted().predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _is_splitter(cv):
+    return cv is not None and not isinstance(cv, numbers.Integral)
+
+
+def _warn_about_failures(models):
+    """GridSearchCV's handling of failed fits with error_score=nan: a
+    FitFailedWarning that counts them, or a ValueError if all failed."""
+    errors = [m.error for m in models if m.error is not None]
+    if not errors:
+        return
+    delimiter = "-" * 80 + "\n"
+    summary = "\n".join(
+        f"{delimiter}{n} fits failed with the following error:\n{error}"
+        for error, n in Counter(errors).items()
+    )
+    if len(errors) == len(models):
+        raise ValueError(
+            f"\nAll the {len(models)} fits failed.\n"
+            "It is very likely that your model is misconfigured.\n"
+            f"Below are more details about the failures:\n{summary}"
+        )
+    warnings.warn(
+        f"\n{len(errors)} fits failed out of a total of {len(models)}.\n"
+        "The score on these train-test partitions for these parameters will be "
+        "set to nan.\n\n"
+        f"Below are more details about the failures:\n{summary}",
+        FitFailedWarning,
+    )
+
+
+def _cv_constraints(model_constraints):
+    constraints = dict(model_constraints)
+    for name in SEARCHABLE:
+        constraints[name] = [*constraints[name], list, tuple, np.ndarray]
+    return {**constraints, **_SEARCH_CONSTRAINTS}
+
+
+_CV_DOC = """{what}, every candidate trained in one fused pass.
+
+    Every parameter of ``{model}``, with the same defaults; ``{searchable}``
+    may also be lists of values, and the grid is their product in
+    ``ParameterGrid`` order.  Every (candidate, split) model is bit-identical
+    to ``{model}(**params).fit(X[train], y[train])``, so ``cv_results_``'s
+    split scores, ranks and ``best_params_`` equal ``GridSearchCV``'s with the
+    same splitter exactly.  SGD and Adam models train together, in parallel
+    over the models; L-BFGS models one after another.  Threads follow
+    fastbp's rules (no ``n_jobs``).
+
+    Parameters
+    ----------{params}{search_params}
+
+    Attributes
+    ----------{attributes}
+    """
+
+
+def _cv_doc(what, model):
+    return _CV_DOC.format(
+        what=what,
+        model=model,
+        searchable=", ".join(SEARCHABLE),
+        params=_COMMON_PARAMETERS_DOC,
+        search_params=_SEARCH_PARAMETERS_DOC,
+        attributes=_SEARCH_ATTRIBUTES_DOC,
+    )
+
+
+class MLPClassifierCV(ClassifierMixin, _BaseMLPCV):
+    __doc__ = (
+        _cv_doc(
+            "Multi-layer Perceptron classifier with a cross-validated grid search",
+            "MLPClassifier",
+        )
+        + """
+    Examples
+    --------
+    >>> from fastbp import MLPClassifierCV
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = MLPClassifierCV(hidden_layer_sizes=(8,), max_iter=50,
+    ...                          learning_rate_init=[1e-3, 1e-2], cv=3,
+    ...                          random_state=0).fit(X, y)
+    >>> sorted(search.best_params_)
+    ['learning_rate_init']
+    """
+    )
+
+    _model_class = MLPClassifier
+    _parameter_constraints = _cv_constraints(MLPClassifier._parameter_constraints)
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        cv=None,
+        scoring=None,
+        refit=True,
+        memory_limit=None,
+    ):
+        _store_arguments(self, locals())
+
+    @available_if(lambda self: bool(self.refit))
+    def predict_proba(self, X):
+        """Class probabilities of the refitted best model."""
+        return self._refitted().predict_proba(X)
+
+    @available_if(lambda self: bool(self.refit))
+    def predict_log_proba(self, X):
+        """Log class probabilities of the refitted best model."""
+        return self._refitted().predict_log_proba(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressorCV(RegressorMixin, _BaseMLPCV):
+    __doc__ = (
+        _cv_doc(
+            "Multi-layer Perceptron regressor with a cross-validated grid search",
+            "MLPRegressor",
+        )
+        + """
+    Examples
+    --------
+    >>> from fastbp import MLPRegressorCV
+    >>> from sklearn.datasets import make_regression
+    >>> X, y = make_regression(n_samples=200, n_features=5, random_state=0)
+    >>> search = MLPRegressorCV(max_iter=50, alpha=[1e-4, 1e-1], cv=3,
+    ...                         random_state=0).fit(X, y)
+    >>> search.cv_results_["mean_test_score"].shape
+    (2,)
+    """
+    )
+
+    _model_class = MLPRegressor
+    _parameter_constraints = _cv_constraints(MLPRegressor._parameter_constraints)
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        cv=None,
+        scoring=None,
+        refit=True,
+        memory_limit=None,
+    ):
+        _store_arguments(self, locals())
