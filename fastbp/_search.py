@@ -50,7 +50,11 @@ from fastbp._estimators import (
 )
 from fastbp._fused import fit_many
 from fastbp._training import GO_ON
-from fastbp._validation import check_is_fitted, validate_data
+from fastbp._validation import (
+    check_is_fitted,
+    scorer_accepts_sample_weight,
+    validate_data,
+)
 from fastbp._warmup import ensure_compiled
 
 SEARCHABLE = (
@@ -233,9 +237,9 @@ class _BaseMLPCV(BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), default=None
-            Split with the folds for fitting, as ``GridSearchCV`` passes fit
-            parameters; the test scores are unweighted, as ``GridSearchCV``'s
-            without metadata routing.
+            Split with the folds, as ``GridSearchCV`` (without metadata
+            routing) passes it: to every fit, and to the scorer when it
+            accepts ``sample_weight`` (the default ``score`` does).
         groups : array-like of shape (n_samples,), default=None
             Group labels for a group splitter.
 
@@ -272,7 +276,9 @@ class _BaseMLPCV(BaseEstimator):
             else check_scoring(estimators[0], self.scoring)
         )
         models = self._train(estimators, X_all, y_all, sample_weight, splits)
-        scores, score_times = self._test_scores(models, X_all, y_all, splits)
+        scores, score_times = self._test_scores(
+            models, X_all, y_all, self._score_weights(sample_weight), splits
+        )
         self._publish_search(candidates, models, scores, score_times)
         if self.refit:
             self._refit(estimators[self.best_index_], X, y, sample_weight)
@@ -285,7 +291,7 @@ class _BaseMLPCV(BaseEstimator):
         labels, counts = np.unique(y, return_counts=True)
         small = counts < cv.n_splits
         if small.any():
-            label, count = labels[small][0], counts[small][0]
+            label, count = labels[small][0].tolist(), counts[small][0]
             raise ValueError(
                 f"cv={cv.n_splits} stratified folds need at least {cv.n_splits} "
                 f"members of every class, but class {label!r} has {count}. Use a "
@@ -351,19 +357,39 @@ class _BaseMLPCV(BaseEstimator):
                 "or folds at once, or raise memory_limit."
             )
 
-    def _test_scores(self, models, X, y, splits):
+    def _score_weights(self, sample_weight):
+        """The sample weights GridSearchCV hands its scorer: all of them when
+        the scorer accepts them (else it warns), none without."""
+        if sample_weight is None:
+            return None
+        if scorer_accepts_sample_weight(self.scorer_):
+            return sample_weight
+        warnings.warn(
+            f"The scoring {self.scorer_} does not support sample_weight, "
+            "which may lead to statistically incorrect results when "
+            f"fitting {self} with sample_weight. "
+        )
+        return None
+
+    def _test_scores(self, models, X, y, sample_weight, splits):
+        """(n_candidates, n_splits) test scores (NaN for a failed fit) and
+        scoring times; warns about failed fits as GridSearchCV does."""
         n_candidates = len(models) // len(splits)
         scores = np.full((n_candidates, len(splits)), np.nan)
         score_times = np.zeros((n_candidates, len(splits)))
-        tests = [
-            (_safe_indexing(X, test), _safe_indexing(y, test)) for _, test in splits
-        ]
+        tests = []
+        for _, test in splits:
+            kwargs = {}
+            if sample_weight is not None:
+                kwargs["sample_weight"] = _safe_indexing(sample_weight, test)
+            tests.append((_safe_indexing(X, test), _safe_indexing(y, test), kwargs))
         for model in models:
             if model.error is not None:
                 continue
+            X_test, y_test, kwargs = tests[model.split]
             start = time.perf_counter()
             try:
-                score = self.scorer_(model.estimator, *tests[model.split])
+                score = self.scorer_(model.estimator, X_test, y_test, **kwargs)
             except Exception:
                 warnings.warn(
                     "Scoring failed. The score on this train-test partition for "

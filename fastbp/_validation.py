@@ -19,6 +19,8 @@ function itself; tests compare each with that function, errors and warnings
 included.
 """
 
+import inspect
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context  # noqa: F401  (re-exported)
@@ -333,3 +335,12 @@ def checked_sample_weight(sample_weight, X):
             "sample_weight has negative values; sample weights must be >= 0."
         )
     return np.ascontiguousarray(sample_weight, dtype=X.dtype)
+
+
+def scorer_accepts_sample_weight(scorer):
+    """Whether ``GridSearchCV`` (without metadata routing) would pass
+    ``sample_weight`` to this scorer: scikit-learn 1.9 asks its scorers'
+    private ``_accept_sample_weight``, or reads a plain callable's signature."""
+    if hasattr(scorer, "_accept_sample_weight"):
+        return bool(scorer._accept_sample_weight())
+    return "sample_weight" in inspect.signature(scorer).parameters
