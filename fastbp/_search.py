@@ -266,6 +266,8 @@ class _BaseMLPCV(BaseEstimator):
         )
         if sp.issparse(X_all):
             X_all = X_all.tocsr()
+        if sample_weight is not None:  # indexable, as GridSearchCV makes it
+            sample_weight = np.asarray(sample_weight)
         cv = check_cv(self.cv, y_all, classifier=is_classifier(self))
         self._check_class_sizes(cv, y_all)
         splits = list(cv.split(X_all, y_all, groups))
@@ -286,7 +288,9 @@ class _BaseMLPCV(BaseEstimator):
 
     def _check_class_sizes(self, cv, y):
         """Stratified folds need every class in every fold."""
-        if not (isinstance(cv, StratifiedKFold) and not _is_splitter(self.cv)):
+        if not isinstance(cv, StratifiedKFold) or _is_splitter(self.cv):
+            return
+        if y.shape[0] < cv.n_splits:  # the splitter's own error says so
             return
         labels, counts = np.unique(y, return_counts=True)
         small = counts < cv.n_splits

@@ -39,7 +39,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fastbp import MLPClassifier, MLPRegressor
+from fastbp import MLPClassifier, MLPClassifierCV, MLPRegressor, MLPRegressorCV
 
 pytestmark = [
     pytest.mark.slow,
@@ -68,6 +68,10 @@ ESTIMATORS = [
     MLPRegressor(
         hidden_layer_sizes=(10,), max_iter=50, solver="lbfgs", activation="logistic"
     ),
+    # The fused searches: two candidates, so that every check trains both and
+    # refits the better one.
+    MLPClassifierCV(**_SMALL, learning_rate_init=[0.01, 0.001], cv=3),
+    MLPRegressorCV(**_SMALL, learning_rate_init=[0.01, 0.001], cv=3),
 ]
 
 
