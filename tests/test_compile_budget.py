@@ -45,6 +45,7 @@ MODULES = (
     "fastbp._losses",
     "fastbp._activations",
     "fastbp._shuffle",
+    "fastbp._fused",
 )
 
 SCRIPT = textwrap.dedent(
@@ -53,6 +54,7 @@ SCRIPT = textwrap.dedent(
 
     import numpy as np
     from numba.core.dispatcher import Dispatcher
+    from scipy import sparse
 
     import fastbp
 
@@ -71,6 +73,12 @@ SCRIPT = textwrap.dedent(
         fastbp.MLPRegressor(hidden_layer_sizes=(4,), loss="poisson", max_iter=2).fit(X, np.abs(y))
         y3 = np.arange(40) % 3
         fastbp.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, early_stopping=True).fit(X, y3)
+        # The fused search, dense and CSR, with and without early stopping.
+        for early_stopping in (False, True):
+            fastbp.MLPClassifierCV(
+                hidden_layer_sizes=(4,), max_iter=2, learning_rate_init=[1e-3, 1e-2],
+                early_stopping=early_stopping, cv=2,
+            ).fit(X if early_stopping else sparse.csr_matrix(X), y3)
 
         # The low-level public API.
         coefs = [rng.normal(size=(3, 5)), rng.normal(size=(5, 2))]
@@ -121,6 +129,7 @@ ENTRY_POINTS = (
     "fastbp._propagate.forward_into",
     "fastbp._propagate.for_each_block",
     "fastbp._propagate.for_each_chunk",
+    "fastbp._fused.train_models",
 )
 
 
