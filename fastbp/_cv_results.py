@@ -50,12 +50,14 @@ def _param_column(values):
     return column
 
 
-def search_results(candidates, test_scores, fit_times, score_times):
+def search_results(candidates, test_scores, fit_times, score_times, more=None):
     """The ``cv_results_`` dict of a search over ``candidates`` (a list of
-    param dicts) given (n_candidates, n_splits) arrays of scores and times.
-    Warns, as GridSearchCV does, when a mean test score is not finite."""
+    param dicts) given (n_candidates, n_splits) arrays of scores and times;
+    ``more``'s lists (successive halving's ``iter``, ``n_resources``) come
+    first.  Warns, as GridSearchCV does, when a mean test score is not
+    finite."""
     test_scores = np.asarray(test_scores, dtype=np.float64)
-    results = {}
+    results = {name: np.asarray(values) for name, values in (more or {}).items()}
     for name, times in (("fit_time", fit_times), ("score_time", score_times)):
         means, stds = _mean_and_std(np.asarray(times, dtype=np.float64))
         results["mean_" + name], results["std_" + name] = means, stds

@@ -94,7 +94,9 @@ class _BaseMLP(BaseEstimator):
     def __getstate__(self):
         # coefs_/intercepts_ are views of _theta; pickle them as plain arrays
         # and rebuild the shared buffer on first use after unpickling.
-        state = super().__getstate__()
+        # A copy: object.__getstate__ returns the instance's own __dict__, and
+        # pickling must not strip the live model of its buffer.
+        state = dict(super().__getstate__())
         state.pop("_theta", None)
         state.pop("_published", None)
         return state

@@ -15,11 +15,12 @@ Lists, model k at index k; ``live`` holds the models still training.  A
 model leaves when its code is not GO_ON (max_iter, no improvement, divergence,
 ...): the caller then ends its fit as the estimator's own fit would.
 
-Each model shuffles a private copy of its generator's MT19937 state (the
-models of a search may share one generator, and two threads must never draw
-from the same state); the generators themselves are not advanced by the
-shuffles.  Generators that are not MT19937 shuffle in Python, one epoch per
-call.  With early stopping, every call runs one epoch; Python then scores
+Each model shuffles a private copy of its generator's MT19937 state
+(``with_private_generator``: the models of a search may share one generator,
+and two threads must never draw from the same state); the generators
+themselves are not advanced by the shuffles.  Generators that are not MT19937
+shuffle in Python, one epoch per call.  ``until_epoch`` pauses every model
+after that many epochs; a later call resumes it (successive halving).  With early stopping, every call runs one epoch; Python then scores
 each model (``Run.score``) and calls the compiled ``end_epoch``, as the
 single fit does.
 """
@@ -36,6 +37,7 @@ from fastbp._threads import compute_threads
 from fastbp._training import (
     AWAIT_SCORE,
     GO_ON,
+    N_ITER,
     end_epoch,
     slice_epochs,
     train_epochs,
@@ -63,8 +65,23 @@ def _typed_list(items):
     return typed
 
 
-def fit_many(runs):
-    """Train every run to its end; return each run's last code (int64 array).
+def with_private_generator(run):
+    """``run`` shuffling a private copy of its generator's MT19937 state
+    (``Progress.rng_words``), so that models sharing a generator never draw
+    from the same state, and a paused run resumes its own stream.  Runs
+    whose generator is not MT19937 keep empty words and shuffle in Python."""
+    progress = run.progress
+    words, lock = mt19937_words(run.random_state, progress.sample_idx.shape[0])
+    if words is None:
+        return run
+    with lock:
+        return run._replace(progress=progress._replace(rng_words=words.copy()))
+
+
+def fit_many(runs, until_epoch=None):
+    """Train every run (``with_private_generator``) to its end, or until it
+    has trained ``until_epoch`` epochs (it can then be resumed by another
+    call); return each run's last code, GO_ON for a paused run (int64).
 
     Writes: each run's theta, optimizer state, workspace and progress, as
     ``_training.fit_stochastic`` would (Python shuffling: the run's generator
@@ -74,25 +91,26 @@ def fit_many(runs):
     codes = np.full(n_models, GO_ON, dtype=np.int64)
     if n_models == 0:
         return codes
-    progresses, python_shuffles = [], []
-    for k, run in enumerate(runs):
-        progress = run.progress
-        words, lock = mt19937_words(run.random_state, progress.sample_idx.shape[0])
-        if words is None:
-            python_shuffles.append(k)
-        else:
-            with lock:
-                progress = progress._replace(rng_words=words.copy())
-        progresses.append(progress)
+    python_shuffles = [
+        k
+        for k, run in enumerate(runs)
+        if run.rules.shuffle and run.progress.rng_words.shape[0] == 0
+    ]
     plans = _typed_list(run.plan._replace(threaded=False) for run in runs)
     rules = _typed_list(run.rules for run in runs)
-    progresses = _typed_list(progresses)
+    progresses = _typed_list(run.progress for run in runs)
     by_epoch = bool(python_shuffles) or any(run.rules.early_stopping for run in runs)
-    live = np.arange(n_models, dtype=np.int64)
+    live = np.array(
+        [k for k, run in enumerate(runs) if not _paused(run, until_epoch)],
+        dtype=np.int64,
+    )
     n_epochs = 1
     while live.shape[0]:
+        if until_epoch is not None:  # every live model has trained as many epochs
+            done = runs[live[0]].progress.counters[N_ITER]
+            n_epochs = min(n_epochs, until_epoch - done)
         for k in python_shuffles:
-            if codes[k] == GO_ON and runs[k].rules.shuffle:
+            if codes[k] == GO_ON:
                 runs[k].random_state.shuffle(progresses[k].sample_idx)
         start = time.perf_counter()
         if live.shape[0] == 1:
@@ -110,6 +128,11 @@ def fit_many(runs):
             if codes[k] == AWAIT_SCORE:
                 codes[k] = end_epoch(plans[k], rules[k], progresses[k], runs[k].score())
         live = live[codes[live] == GO_ON]
+        live = live[[not _paused(runs[k], until_epoch) for k in live]]
         if not by_epoch:
             n_epochs = slice_epochs(elapsed, n_epochs)
     return codes
+
+
+def _paused(run, until_epoch):
+    return until_epoch is not None and run.progress.counters[N_ITER] >= until_epoch

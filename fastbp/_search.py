@@ -18,6 +18,7 @@ initial weights and see the same batches.  The grid is ``ParameterGrid`` of
 the parameters given as lists: keys sorted, the last key fastest.
 """
 
+import copy
 import numbers
 import time
 import traceback
@@ -43,13 +44,15 @@ from sklearn.utils.metaestimators import available_if
 from fastbp._cv_results import search_results
 from fastbp._estimators import (
     _COMMON_PARAMETERS_DOC,
+    _NON_FINITE_WEIGHTS,
     _STOCHASTIC_SOLVERS,
     MLPClassifier,
     MLPRegressor,
     _store_arguments,
 )
-from fastbp._fused import fit_many
-from fastbp._training import GO_ON
+from fastbp._fused import fit_many, with_private_generator
+from fastbp._halving import best_row, halving_schedule, kept_positions
+from fastbp._training import GO_ON, N_ITER, fit_stochastic
 from fastbp._validation import (
     check_is_fitted,
     scorer_accepts_sample_weight,
@@ -72,6 +75,12 @@ _SEARCH_CONSTRAINTS = {
     "scoring": [StrOptions(set(get_scorer_names())), callable, None],
     "refit": ["boolean", callable],
     "memory_limit": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    "search": [StrOptions({"grid", "halving"})],
+    "factor": [Interval(numbers.Real, 1, None, closed="neither")],
+    "min_epochs": [
+        Interval(numbers.Integral, 1, None, closed="left"),
+        StrOptions({"exhaust", "smallest"}),
+    ],
 }
 
 _SEARCH_PARAMETERS_DOC = """
@@ -107,7 +116,13 @@ _SEARCH_ATTRIBUTES_DOC = """
     n_splits_ : int
     refit_time_ : float
         Seconds spent refitting the best model.
-    scorer_ : callable"""
+    scorer_ : callable
+    n_resources_, n_candidates_, n_iterations_, n_remaining_candidates_, \
+min_resources_, max_resources_, n_required_iterations_, n_possible_iterations_
+        ``search='halving'`` only: as in ``HalvingGridSearchCV`` (resources
+        are epochs); cv_results_ then has one row per (candidate, round),
+        with ``iter`` and ``n_resources`` columns and ``max_iter`` in
+        ``params``."""
 
 
 def _is_sequence(value):
@@ -154,11 +169,13 @@ def _run_bytes(run):
 
 
 class _Model:
-    """One (candidate, split) model of the search."""
+    """One (candidate, split) model of the search: its estimator, its planned
+    Run while it trains, its fit error (a traceback text) and the seconds
+    spent on it since it was last scored."""
 
     def __init__(self, candidate, split, estimator):
         self.candidate, self.split, self.estimator = candidate, split, estimator
-        self.run, self.error, self.seconds = None, None, 0.0
+        self.run, self.error, self.seconds, self.ended = None, None, 0.0, False
 
     def record(self, action, *args):
         """``action(*args)``; an exception becomes this model's fit error."""
@@ -170,6 +187,27 @@ class _Model:
         finally:
             self.seconds += time.perf_counter() - start
         return None
+
+    def epochs(self):
+        if self.run is not None:
+            return int(self.run.progress.counters[N_ITER])
+        return int(getattr(self.estimator, "n_iter_", 0))
+
+    def scoring_view(self):
+        """The model as the separate fit with max_iter = its epochs so far
+        would end: itself once ended; for a paused model, a shallow copy with
+        its own copy of the weights (early stopping: the best ones)."""
+        if self.run is None:
+            return self.estimator
+        plan, progress = self.run.plan, self.run.progress
+        theta = (
+            progress.best_theta if self.run.rules.early_stopping else plan.network.theta
+        )
+        if not np.isfinite(theta).all():
+            raise ValueError(_NON_FINITE_WEIGHTS)
+        view = copy.copy(self.estimator)
+        view._publish(theta.copy(), plan.network.layout)
+        return view
 
 
 class _BaseMLPCV(BaseEstimator):
@@ -254,6 +292,11 @@ class _BaseMLPCV(BaseEstimator):
                 f"{type(self).__name__} does not support warm_start=True: every "
                 "candidate starts from its own initial weights."
             )
+        if self.search == "halving" and self.solver not in _STOCHASTIC_SOLVERS:
+            raise ValueError(
+                "search='halving' uses epochs as the resource: it needs "
+                f"solver='sgd' or 'adam', not {self.solver!r}."
+            )
         estimators = self._candidate_estimators(candidates)
         X_all, y_all = validate_data(
             self,
@@ -277,13 +320,19 @@ class _BaseMLPCV(BaseEstimator):
             if callable(self.scoring)
             else check_scoring(estimators[0], self.scoring)
         )
-        models = self._train(estimators, X_all, y_all, sample_weight, splits)
-        scores, score_times = self._test_scores(
-            models, X_all, y_all, self._score_weights(sample_weight), splits
-        )
-        self._publish_search(candidates, models, scores, score_times)
+        tests = _test_splits(X_all, y_all, self._score_weights(sample_weight), splits)
+        models = self._plan_models(estimators, X_all, y_all, sample_weight, splits)
+        if self.search == "grid":
+            self._train(models, until_epoch=None)
+            scores, fit_times, score_times, n_iter = self._evaluate(models, tests)
+            results = search_results(candidates, scores, fit_times, score_times)
+            best = self._best_index(results)
+        else:
+            results, n_iter = self._successive_halving(candidates, models, tests)
+            best = best_row(results["iter"], results["mean_test_score"])
+        self._publish_search(results, n_iter, best)
         if self.refit:
-            self._refit(estimators[self.best_index_], X, y, sample_weight)
+            self._refit(X, y, sample_weight)
         return self
 
     def _check_class_sizes(self, cv, y):
@@ -302,10 +351,11 @@ class _BaseMLPCV(BaseEstimator):
                 "smaller cv or gather more samples of that class."
             )
 
-    def _train(self, estimators, X, y, sample_weight, splits):
-        """Plan every (candidate, split) model, train the stochastic ones in
-        one fused pass, end each as its own fit would.  Returns the models,
-        candidate-major (GridSearchCV's order)."""
+    def _plan_models(self, estimators, X, y, sample_weight, splits):
+        """One clone per (candidate, split), candidate-major (GridSearchCV's
+        order), each planned by its ``_begin_fit`` on the split's training
+        rows (an L-BFGS model is fitted whole there).  The memory check runs
+        after the first model is planned, before the others are."""
         folds = [
             (
                 _safe_indexing(X, train),
@@ -320,31 +370,38 @@ class _BaseMLPCV(BaseEstimator):
             for c, estimator in enumerate(estimators)
             for s in range(len(splits))
         ]
-        stochastic = self.solver in _STOCHASTIC_SOLVERS
         for index, model in enumerate(models):
             model.run = model.record(
                 model.estimator._begin_fit, *folds[model.split], False
             )
-            if index == 0 and stochastic and model.run is not None:
+            if model.run is None:
+                model.ended = True  # L-BFGS fitted, or a failed set-up
+                continue
+            model.run = with_private_generator(model.run)
+            if index == 0:
                 self._check_memory(fold_bytes, _run_bytes(model.run), len(models))
-        runs = [m for m in models if m.run is not None]
-        codes = np.full(len(runs), GO_ON, dtype=np.int64)
-        if runs:
-            ensure_compiled(runs[0].run.plan.network.theta.dtype, "fused")
-            start = time.perf_counter()
-            if self.verbose:  # each fit's lines in turn, as GridSearchCV prints them
-                from fastbp._training import fit_stochastic
-
-                codes = [fit_stochastic(m.run, True) for m in runs]
-            else:
-                codes = fit_many([m.run for m in runs])
-            shared = (time.perf_counter() - start) / len(runs)
-            for model, code in zip(runs, codes, strict=True):
-                model.seconds += shared
-                model.record(model.estimator._end_fit, model.run, code)
-        for model in models:
-            model.run = None  # free the workspaces
         return models
+
+    def _train(self, models, until_epoch):
+        """Train the models that are not ended, together, to their end or to
+        ``until_epoch`` epochs; end each finished one as its own fit would."""
+        live = [m for m in models if not m.ended]
+        if not live:
+            return
+        ensure_compiled(live[0].run.plan.network.theta.dtype, "fused")
+        start = time.perf_counter()
+        if self.verbose and until_epoch is None:
+            # Each fit's lines in turn, as GridSearchCV(n_jobs=1) prints them.
+            codes = [fit_stochastic(m.run, True) for m in live]
+        else:
+            codes = fit_many([m.run for m in live], until_epoch)
+        shared = (time.perf_counter() - start) / len(live)
+        for model, code in zip(live, codes, strict=True):
+            model.seconds += shared
+            if code != GO_ON or until_epoch is None:
+                model.ended = True
+                model.record(model.estimator._end_fit, model.run, code)
+                model.run = None  # free the workspace
 
     def _check_memory(self, fold_bytes, model_bytes, n_models):
         needed = fold_bytes + n_models * model_bytes
@@ -375,25 +432,26 @@ class _BaseMLPCV(BaseEstimator):
         )
         return None
 
-    def _test_scores(self, models, X, y, sample_weight, splits):
-        """(n_candidates, n_splits) test scores (NaN for a failed fit) and
-        scoring times; warns about failed fits as GridSearchCV does."""
-        n_candidates = len(models) // len(splits)
-        scores = np.full((n_candidates, len(splits)), np.nan)
-        score_times = np.zeros((n_candidates, len(splits)))
-        tests = []
-        for _, test in splits:
-            kwargs = {}
-            if sample_weight is not None:
-                kwargs["sample_weight"] = _safe_indexing(sample_weight, test)
-            tests.append((_safe_indexing(X, test), _safe_indexing(y, test), kwargs))
-        for model in models:
-            if model.error is not None:
+    def _evaluate(self, models, tests):
+        """Score ``models`` (candidate-major, n_splits per candidate) on their
+        test splits.  Returns (n_rows, n_splits) arrays: scores (NaN for a
+        failed fit), fit times since the last call, score times, epochs.
+        Failed fits are reported as GridSearchCV reports them."""
+        n_splits = len(tests)
+        shape = (len(models) // n_splits, n_splits)
+        scores, fit_times = np.full(shape, np.nan), np.zeros(shape)
+        score_times, n_iter = np.zeros(shape), np.zeros(shape, dtype=np.int64)
+        for index, model in enumerate(models):
+            row, split = divmod(index, n_splits)
+            n_iter[row, split] = model.epochs()
+            view = model.record(model.scoring_view) if model.error is None else None
+            fit_times[row, split], model.seconds = model.seconds, 0.0
+            if view is None:
                 continue
-            X_test, y_test, kwargs = tests[model.split]
+            X_test, y_test, kwargs = tests[split]
             start = time.perf_counter()
             try:
-                score = self.scorer_(model.estimator, X_test, y_test, **kwargs)
+                score = self.scorer_(view, X_test, y_test, **kwargs)
             except Exception:
                 warnings.warn(
                     "Scoring failed. The score on this train-test partition for "
@@ -402,29 +460,55 @@ class _BaseMLPCV(BaseEstimator):
                     UserWarning,
                 )
                 score = np.nan
-            score_times[model.candidate, model.split] = time.perf_counter() - start
-            scores[model.candidate, model.split] = score
+            score_times[row, split] = time.perf_counter() - start
+            scores[row, split] = score
         _warn_about_failures(models)
-        return scores, score_times
+        return scores, fit_times, score_times, n_iter
 
-    def _publish_search(self, candidates, models, scores, score_times):
-        n_candidates, n_splits = scores.shape
-        fit_times = np.zeros((n_candidates, n_splits))
-        n_iter = np.zeros((n_candidates, n_splits), dtype=np.int64)
-        for model in models:
-            fit_times[model.candidate, model.split] = model.seconds
-            n_iter[model.candidate, model.split] = getattr(
-                model.estimator, "n_iter_", 0
-            )
-        results = search_results(candidates, scores, fit_times, score_times)
-        if callable(self.refit):
-            best = self.refit(results)
-            if not isinstance(best, numbers.Integral):
-                raise TypeError("best_index_ returned is not an integer")
-            if best < 0 or best >= n_candidates:
-                raise IndexError("best_index_ index out of range")
-        else:
-            best = results["rank_test_score"].argmin()
+    def _successive_halving(self, candidates, models, tests):
+        """Rounds of ``_halving``'s rules: train the remaining candidates'
+        models to the round's epochs, score them, keep the best 1/factor.
+        Returns (cv_results_ over every round's rows, their epochs)."""
+        schedule = halving_schedule(
+            len(candidates), self.factor, self.min_epochs, self.max_iter
+        )
+        n_splits = len(tests)
+        alive = list(range(len(candidates)))
+        rows, parts = [], []
+        more = {"iter": [], "n_resources": []}
+        self.n_resources_, self.n_candidates_ = [], []
+        for itr, epochs in enumerate(schedule["resources"]):
+            self.n_resources_.append(epochs)
+            self.n_candidates_.append(len(alive))
+            round_models = [
+                models[c * n_splits + s] for c in alive for s in range(n_splits)
+            ]
+            self._train(round_models, until_epoch=epochs)
+            parts.append(self._evaluate(round_models, tests))
+            rows += [{**candidates[c], "max_iter": epochs} for c in alive]
+            more["iter"] += [itr] * len(alive)
+            more["n_resources"] += [epochs] * len(alive)
+            arrays = [np.vstack(a) for a in zip(*parts, strict=True)]
+            results = search_results(rows, *arrays[:3], more)
+            means = results["mean_test_score"][-len(alive) :]
+            alive = [alive[p] for p in kept_positions(means, self.factor)]
+        for name, value in schedule.items():
+            if name != "resources":
+                setattr(self, name, value)
+        self.n_remaining_candidates_ = len(alive)
+        return results, arrays[3]
+
+    def _best_index(self, results):
+        if not callable(self.refit):
+            return results["rank_test_score"].argmin()
+        best = self.refit(results)
+        if not isinstance(best, numbers.Integral):
+            raise TypeError("best_index_ returned is not an integer")
+        if best < 0 or best >= len(results["params"]):
+            raise IndexError("best_index_ index out of range")
+        return best
+
+    def _publish_search(self, results, n_iter, best):
         self.best_index_ = int(best)
         if not callable(self.refit):
             self.best_score_ = results["mean_test_score"][self.best_index_]
@@ -432,8 +516,10 @@ class _BaseMLPCV(BaseEstimator):
         self.cv_results_ = results
         self.n_iter_ = n_iter
 
-    def _refit(self, estimator, X, y, sample_weight):
-        best = clone(estimator)
+    def _refit(self, X, y, sample_weight):
+        fixed = {name: getattr(self, name) for name in self._model_parameter_names()}
+        # A clone, as GridSearchCV refits: a RandomState parameter is copied.
+        best = clone(self._model_class(**{**fixed, **self.best_params_}))
         start = time.perf_counter()
         best.fit(X, y, sample_weight=sample_weight)
         self.refit_time_ = time.perf_counter() - start
@@ -456,6 +542,17 @@ class _BaseMLPCV(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _test_splits(X, y, sample_weight, splits):
+    """(X_test, y_test, scorer kwargs) of every split."""
+    tests = []
+    for _, test in splits:
+        kwargs = {}
+        if sample_weight is not None:
+            kwargs["sample_weight"] = _safe_indexing(sample_weight, test)
+        tests.append((_safe_indexing(X, test), _safe_indexing(y, test), kwargs))
+    return tests
 
 
 def _is_splitter(cv):
@@ -578,6 +675,9 @@ class MLPClassifierCV(ClassifierMixin, _BaseMLPCV):
         scoring=None,
         refit=True,
         memory_limit=None,
+        search="grid",
+        factor=3,
+        min_epochs="exhaust",
     ):
         _store_arguments(self, locals())
 
@@ -650,5 +750,8 @@ class MLPRegressorCV(RegressorMixin, _BaseMLPCV):
         scoring=None,
         refit=True,
         memory_limit=None,
+        search="grid",
+        factor=3,
+        min_epochs="exhaust",
     ):
         _store_arguments(self, locals())

@@ -134,10 +134,11 @@ def _run_stochastic(dtype):
 
 
 def _run_fused(dtype):
-    from fastbp._fused import fit_many
+    from fastbp._fused import fit_many, with_private_generator
     from fastbp._training import Run
 
-    fit_many([Run(*_tiny_training(dtype), None, None) for _ in range(2)])
+    runs = [Run(*_tiny_training(dtype), None, None) for _ in range(2)]
+    fit_many([with_private_generator(run) for run in runs])
 
 
 def _run_objective(dtype):

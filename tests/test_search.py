@@ -20,11 +20,13 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import load_diabetes, load_iris, make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
-from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV, KFold
 from sklearn.preprocessing import StandardScaler
 
 import fastbp
-from fastbp._fused import fit_many
+from fastbp._fused import fit_many, with_private_generator
+from fastbp._halving import halving_schedule
 from fastbp._search import SEARCHABLE
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -214,7 +216,7 @@ def test_each_model_equals_its_separate_fit():
     for kwargs in settings:
         for X_in, w in inputs:
             est = fastbp.MLPClassifier(**{**SMALL, "max_iter": 15, **kwargs})
-            run = est._begin_fit(X_in, y, w, False)
+            run = with_private_generator(est._begin_fit(X_in, y, w, False))
             estimators.append((est, kwargs, X_in, w))
             runs.append(run)
     codes = fit_many(runs)
@@ -345,6 +347,9 @@ def test_searchable_parameters_are_exactly_the_optimizers_and_penalty():
             "scoring",
             "refit",
             "memory_limit",
+            "search",
+            "factor",
+            "min_epochs",
         }
 
 
@@ -399,3 +404,106 @@ def test_convergence_warnings_are_each_fits():
         fastbp.MLPClassifierCV(**SMALL, learning_rate_init=[1e-3, 1e-2], cv=2).fit(X, y)
     convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
     assert len(convergence) == 5  # 4 models at max_iter, then the refit
+
+
+# ------------------------------------------------------------ successive halving
+def _halving_reference(model, grid, X, y, cv, factor, min_epochs, **fit_params):
+    """HalvingGridSearchCV with epochs as the resource: every round refits its
+    candidates from scratch with max_iter = the round's epochs."""
+    search = HalvingGridSearchCV(
+        model,
+        grid,
+        cv=cv,
+        factor=factor,
+        resource="max_iter",
+        max_resources=model.max_iter,
+        min_resources=min_epochs,
+        return_train_score=False,
+    )
+    return search.fit(X, y, **fit_params)
+
+
+HALVING_ATTRIBUTES = (
+    "n_resources_",
+    "n_candidates_",
+    "n_iterations_",
+    "n_remaining_candidates_",
+    "min_resources_",
+    "max_resources_",
+    "n_required_iterations_",
+    "n_possible_iterations_",
+)
+
+
+@pytest.mark.parametrize(
+    "solver, min_epochs, factor",
+    [("adam", "exhaust", 3), ("sgd", 2, 2), ("adam-early-stopping", "exhaust", 3)],
+)
+def test_halving_equals_halving_grid_search(solver, min_epochs, factor):
+    X, y = _iris()
+    params = {**SMALL, **SOLVERS[solver], "max_iter": 18}
+    grid = {"learning_rate_init": [1e-4, 1e-3, 1e-2, 1e-1, 0.3], "alpha": [1e-4, 1.0]}
+    ours = fastbp.MLPClassifierCV(
+        **params,
+        **grid,
+        cv=3,
+        search="halving",
+        factor=factor,
+        min_epochs=min_epochs,
+    ).fit(X, y)
+    reference = _halving_reference(
+        fastbp.MLPClassifier(**params), grid, X, y, 3, factor, min_epochs
+    )
+    _assert_same_results(ours, reference)
+    for name in HALVING_ATTRIBUTES:
+        assert getattr(ours, name) == getattr(reference, name), name
+    assert ours.n_iterations_ >= 2
+    # The refit is the separate fit with the best row's max_iter.
+    assert ours.best_params_["max_iter"] == ours.n_resources_[-1]
+    np.testing.assert_array_equal(ours.coefs_[0], reference.best_estimator_.coefs_[0])
+    # iter / n_resources / n_iter_ agree with each other.
+    iters, resources = ours.cv_results_["iter"], ours.cv_results_["n_resources"]
+    np.testing.assert_array_equal(resources, np.take(ours.n_resources_, iters))
+    assert [np.sum(iters == i) for i in range(ours.n_iterations_)] == ours.n_candidates_
+    assert (ours.n_iter_ <= resources[:, None]).all()
+    if solver == "adam":  # nothing stops early: every model ran its budget
+        np.testing.assert_array_equal(ours.n_iter_, np.repeat(resources[:, None], 3, 1))
+
+
+def test_halving_survivors_follow_the_stated_rule():
+    """A plain-Python replay of the rule on the reported scores: each round
+    keeps the ceil(n / factor) best mean scores of that round."""
+    X, y = _regression()
+    grid = {"learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1]}
+    search = fastbp.MLPRegressorCV(
+        **{**SMALL, "max_iter": 27}, **grid, cv=3, search="halving", factor=3
+    ).fit(X, y)
+    results = search.cv_results_
+    rates = [p["learning_rate_init"] for p in results["params"]]
+    for itr in range(search.n_iterations_ - 1):
+        rows = np.flatnonzero(results["iter"] == itr)
+        means = results["mean_test_score"][rows]
+        k = -(-len(rows) // 3)
+        best = sorted(zip(means, [rates[r] for r in rows], strict=True))[-k:]
+        survivors = {rates[r] for r in np.flatnonzero(results["iter"] == itr + 1)}
+        assert survivors == {rate for _, rate in best}
+    last = np.flatnonzero(results["iter"] == search.n_iterations_ - 1)
+    assert search.best_index_ == last[np.argmax(results["mean_test_score"][last])]
+
+
+def test_halving_schedule_is_scikit_learns():
+    assert halving_schedule(9, 3, "exhaust", 200)["resources"] == [22, 66, 198]
+    assert halving_schedule(10, 3, "exhaust", 200)["resources"] == [22, 66, 198]
+    assert halving_schedule(9, 3, 10, 50)["resources"] == [10, 30]  # max_iter binds
+    assert halving_schedule(2, 3, "exhaust", 50)["resources"] == [50]
+    with pytest.raises(ValueError, match="min_resources_=60 is greater"):
+        halving_schedule(9, 3, 60, 50)
+
+
+def test_halving_needs_a_stochastic_solver():
+    X, y = _iris()
+    search = fastbp.MLPClassifierCV(
+        **SMALL, solver="lbfgs", alpha=[1e-4, 1.0], search="halving"
+    )
+    with pytest.raises(ValueError, match="search='halving' uses epochs"):
+        search.fit(X, y)
