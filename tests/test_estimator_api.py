@@ -660,6 +660,22 @@ def test_partial_fit_after_unpickling_continues_exactly(kind, solver, how, tmp_p
 
 
 @SILENCE_CONVERGENCE
+def test_pickling_leaves_the_live_model_alone():
+    """Pickling once dropped the live model's flat buffer (object.__getstate__
+    returns the instance's own dict), so arrays taken from coefs_ before
+    pickling were silently detached from the model."""
+    X, y = _iris()
+    est = fastbp.MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    est.fit(X, y)
+    first_layer = est.coefs_[0]
+    pickle.dumps(est)
+    first_layer[:] = 0.0  # every hidden unit now sees only its intercept
+    expected = np.tile(est.predict_proba(X[:1]), (len(X), 1))
+    np.testing.assert_allclose(est.predict_proba(X), expected, rtol=1e-12)
+    assert est.coefs_[0] is first_layer
+
+
+@SILENCE_CONVERGENCE
 def test_in_place_edit_of_coefs_is_seen():
     # coefs_ may be edited in place or replaced, as with scikit-learn's lists.
     X, y = _iris()
