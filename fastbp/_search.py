@@ -113,6 +113,9 @@ _SEARCH_ATTRIBUTES_DOC = """
         estimator's, except ``n_iter_``.
     n_iter_ : ndarray of shape (n_candidates, n_splits)
         Epochs (L-BFGS: iterations) of every candidate on every split.
+    loss_curves_ : list of n_candidates lists of n_splits lists
+        fastbp only: every model's training loss per epoch (None for
+        L-BFGS), the rows in ``cv_results_``'s order.
     n_splits_ : int
     refit_time_ : float
         Seconds spent refitting the best model.
@@ -187,6 +190,14 @@ class _Model:
         finally:
             self.seconds += time.perf_counter() - start
         return None
+
+    def loss_curve(self):
+        """The training loss per epoch so far (None for L-BFGS)."""
+        if self.run is not None:
+            progress = self.run.progress
+            return [float(v) for v in progress.loss_curve[: progress.counters[N_ITER]]]
+        curve = getattr(self.estimator, "loss_curve_", None)
+        return None if curve is None else [float(v) for v in curve]
 
     def epochs(self):
         if self.run is not None:
@@ -324,13 +335,18 @@ class _BaseMLPCV(BaseEstimator):
         models = self._plan_models(estimators, X_all, y_all, sample_weight, splits)
         if self.search == "grid":
             self._train(models, until_epoch=None)
-            scores, fit_times, score_times, n_iter = self._evaluate(models, tests)
+            scores, fit_times, score_times, n_iter, curves = self._evaluate(
+                models, tests
+            )
             results = search_results(candidates, scores, fit_times, score_times)
             best = self._best_index(results)
         else:
-            results, n_iter = self._successive_halving(candidates, models, tests)
+            results, n_iter, curves = self._successive_halving(
+                candidates, models, tests
+            )
             best = best_row(results["iter"], results["mean_test_score"])
         self._publish_search(results, n_iter, best)
+        self.loss_curves_ = curves
         if self.refit:
             self._refit(X, y, sample_weight)
         return self
@@ -435,15 +451,18 @@ class _BaseMLPCV(BaseEstimator):
     def _evaluate(self, models, tests):
         """Score ``models`` (candidate-major, n_splits per candidate) on their
         test splits.  Returns (n_rows, n_splits) arrays: scores (NaN for a
-        failed fit), fit times since the last call, score times, epochs.
+        failed fit), fit times since the last call, score times, epochs; and
+        the loss curves (a list of rows of lists).
         Failed fits are reported as GridSearchCV reports them."""
         n_splits = len(tests)
         shape = (len(models) // n_splits, n_splits)
         scores, fit_times = np.full(shape, np.nan), np.zeros(shape)
         score_times, n_iter = np.zeros(shape), np.zeros(shape, dtype=np.int64)
+        curves = [[None] * n_splits for _ in range(shape[0])]
         for index, model in enumerate(models):
             row, split = divmod(index, n_splits)
             n_iter[row, split] = model.epochs()
+            curves[row][split] = model.loss_curve()
             view = model.record(model.scoring_view) if model.error is None else None
             fit_times[row, split], model.seconds = model.seconds, 0.0
             if view is None:
@@ -463,12 +482,13 @@ class _BaseMLPCV(BaseEstimator):
             score_times[row, split] = time.perf_counter() - start
             scores[row, split] = score
         _warn_about_failures(models)
-        return scores, fit_times, score_times, n_iter
+        return scores, fit_times, score_times, n_iter, curves
 
     def _successive_halving(self, candidates, models, tests):
         """Rounds of ``_halving``'s rules: train the remaining candidates'
         models to the round's epochs, score them, keep the best 1/factor.
-        Returns (cv_results_ over every round's rows, their epochs)."""
+        Returns (cv_results_ over every round's rows, their epochs, their
+        loss curves)."""
         schedule = halving_schedule(
             len(candidates), self.factor, self.min_epochs, self.max_iter
         )
@@ -488,7 +508,7 @@ class _BaseMLPCV(BaseEstimator):
             rows += [{**candidates[c], "max_iter": epochs} for c in alive]
             more["iter"] += [itr] * len(alive)
             more["n_resources"] += [epochs] * len(alive)
-            arrays = [np.vstack(a) for a in zip(*parts, strict=True)]
+            arrays = [np.vstack(a) for a in list(zip(*parts, strict=True))[:4]]
             results = search_results(rows, *arrays[:3], more)
             means = results["mean_test_score"][-len(alive) :]
             alive = [alive[p] for p in kept_positions(means, self.factor)]
@@ -496,7 +516,7 @@ class _BaseMLPCV(BaseEstimator):
             if name != "resources":
                 setattr(self, name, value)
         self.n_remaining_candidates_ = len(alive)
-        return results, arrays[3]
+        return results, arrays[3], [row for part in parts for row in part[4]]
 
     def _best_index(self, results):
         if not callable(self.refit):

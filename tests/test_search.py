@@ -507,3 +507,19 @@ def test_halving_needs_a_stochastic_solver():
     )
     with pytest.raises(ValueError, match="search='halving' uses epochs"):
         search.fit(X, y)
+
+
+@pytest.mark.parametrize("search", ["grid", "halving"])
+def test_loss_curves_are_the_separate_fits(search):
+    X, y = _iris()
+    params = {**SMALL, "max_iter": 9}
+    grid = {"learning_rate_init": [1e-3, 1e-2, 1e-1]}
+    cv = KFold(3, shuffle=True, random_state=0)
+    found = fastbp.MLPClassifierCV(**params, **grid, cv=cv, search=search).fit(X, y)
+    splits = list(cv.split(X, y))
+    for row, row_params in enumerate(found.cv_results_["params"]):
+        for split, (train, _) in enumerate(splits):
+            separate = fastbp.MLPClassifier(**{**params, **row_params})
+            separate.fit(X[train], y[train])
+            assert found.loss_curves_[row][split] == separate.loss_curve_
+            assert found.n_iter_[row, split] == separate.n_iter_
