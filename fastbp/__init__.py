@@ -5,9 +5,9 @@ whole training epochs run in compiled code.  ``MLPClassifier`` and
 ``MLPRegressor`` are drop-in replacements for scikit-learn's.
 """
 
+from fastbp._cv_estimators import MLPClassifierCV, MLPRegressorCV
 from fastbp._estimators import MLPClassifier, MLPRegressor
 from fastbp._lowlevel import check_gradients, forward, loss_and_gradients
-from fastbp._search import MLPClassifierCV, MLPRegressorCV
 from fastbp._warmup import warmup
 
 __version__ = "0.1.0"

@@ -27,31 +27,21 @@ from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import (
-    BaseEstimator,
-    ClassifierMixin,
-    RegressorMixin,
-    clone,
-    is_classifier,
-)
+from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
-from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, StratifiedKFold, check_cv
 from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 
 from fastbp._cv_results import search_results
 from fastbp._estimators import (
-    _COMMON_PARAMETERS_DOC,
     _NON_FINITE_WEIGHTS,
     _STOCHASTIC_SOLVERS,
-    MLPClassifier,
-    MLPRegressor,
-    _store_arguments,
 )
 from fastbp._fused import fit_many, with_private_generator
 from fastbp._halving import best_row, halving_schedule, kept_positions
+from fastbp._search_memory import check_memory, data_bytes, run_bytes
 from fastbp._training import GO_ON, N_ITER, fit_stochastic
 from fastbp._validation import (
     check_is_fitted,
@@ -70,105 +60,9 @@ SEARCHABLE = (
     "power_t",
 )
 
-_SEARCH_CONSTRAINTS = {
-    "cv": ["cv_object"],
-    "scoring": [StrOptions(set(get_scorer_names())), callable, None],
-    "refit": ["boolean", callable],
-    "memory_limit": [Interval(numbers.Integral, 1, None, closed="left"), None],
-    "search": [StrOptions({"grid", "halving"})],
-    "factor": [Interval(numbers.Real, 1, None, closed="neither")],
-    "min_epochs": [
-        Interval(numbers.Integral, 1, None, closed="left"),
-        StrOptions({"exhaust", "smallest"}),
-    ],
-}
-
-_SEARCH_PARAMETERS_DOC = """
-    cv : int, cross-validation generator or iterable, default=None
-        As in ``GridSearchCV``: None is 5-fold; an int is ``StratifiedKFold``
-        for binary or multiclass targets (``KFold`` otherwise).  A class with
-        fewer members than the number of stratified folds is an error.
-    scoring : str, callable or None, default=None
-        One scorer, as in ``GridSearchCV``; None is the estimator's ``score``.
-    refit : bool or callable, default=True
-        Refit the best candidate on all the data (``best_estimator_``); a
-        callable picks the best index from ``cv_results_``, as in
-        ``GridSearchCV``.
-    memory_limit : int or None, default=None
-        Most bytes the fused pass may hold, checked before its models are
-        allocated: (split copies of X) + n_models * (one model's weights,
-        optimizer state, workspace and progress).  None: half the machine's
-        available memory."""
-
-_SEARCH_ATTRIBUTES_DOC = """
-    cv_results_ : dict of ndarray
-        ``GridSearchCV``'s keys and formats (``pd.DataFrame(cv_results_)``
-        works).  ``mean_fit_time`` shares the fused pass's time equally among
-        its models.
-    best_params_, best_score_, best_index_ : dict, float, int
-        The best candidate (``rank_test_score`` 1, the first among ties).
-    best_estimator_ : MLPClassifier or MLPRegressor
-        The best candidate refitted on all the data (``refit=True``).  Its
-        fitted attributes (``coefs_``, ``loss_curve_``, ...) are also this
-        estimator's, except ``n_iter_``.
-    n_iter_ : ndarray of shape (n_candidates, n_splits)
-        Epochs (L-BFGS: iterations) of every candidate on every split.
-    loss_curves_ : list of n_candidates lists of n_splits lists
-        fastbp only: every model's training loss per epoch (None for
-        L-BFGS), the rows in ``cv_results_``'s order.
-    n_splits_ : int
-    refit_time_ : float
-        Seconds spent refitting the best model.
-    scorer_ : callable
-    n_resources_, n_candidates_, n_iterations_, n_remaining_candidates_, \
-min_resources_, max_resources_, n_required_iterations_, n_possible_iterations_
-        ``search='halving'`` only: as in ``HalvingGridSearchCV`` (resources
-        are epochs); cv_results_ then has one row per (candidate, round),
-        with ``iter`` and ``n_resources`` columns and ``max_iter`` in
-        ``params``."""
-
 
 def _is_sequence(value):
     return isinstance(value, (list, tuple, np.ndarray))
-
-
-def _available_memory():
-    """Bytes of memory available now (Linux: MemAvailable), else physical
-    memory, else None (no limit can be derived)."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        import os
-
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _data_bytes(X):
-    if sp.issparse(X):
-        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
-    return X.nbytes
-
-
-def _run_bytes(run):
-    """Bytes one planned model owns: every array of its plan and progress
-    except the split's data, which its split's models share."""
-    plan, progress = run.plan, run.progress
-    arrays = [
-        plan.Y,
-        plan.sw,
-        plan.network.theta,
-        *plan.work,
-        *plan.optimizer[1:],
-        *progress,
-    ]
-    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
 
 
 class _Model:
@@ -380,7 +274,7 @@ class _BaseMLPCV(BaseEstimator):
             )
             for train, _ in splits
         ]
-        fold_bytes = sum(_data_bytes(X_train) for X_train, _, _ in folds)
+        fold_bytes = sum(data_bytes(X_train) for X_train, _, _ in folds)
         models = [
             _Model(c, s, clone(estimator))
             for c, estimator in enumerate(estimators)
@@ -395,7 +289,9 @@ class _BaseMLPCV(BaseEstimator):
                 continue
             model.run = with_private_generator(model.run)
             if index == 0:
-                self._check_memory(fold_bytes, _run_bytes(model.run), len(models))
+                check_memory(
+                    fold_bytes, run_bytes(model.run), len(models), self.memory_limit
+                )
         return models
 
     def _train(self, models, until_epoch):
@@ -418,21 +314,6 @@ class _BaseMLPCV(BaseEstimator):
                 model.ended = True
                 model.record(model.estimator._end_fit, model.run, code)
                 model.run = None  # free the workspace
-
-    def _check_memory(self, fold_bytes, model_bytes, n_models):
-        needed = fold_bytes + n_models * model_bytes
-        limit = self.memory_limit
-        if limit is None:
-            available = _available_memory()
-            limit = None if available is None else available // 2
-        if limit is not None and needed > limit:
-            raise ValueError(
-                f"This search needs about {needed / 2**20:.1f} MiB "
-                f"({fold_bytes / 2**20:.1f} MiB of split data + {n_models} models "
-                f"x {model_bytes / 2**20:.2f} MiB), more than memory_limit="
-                f"{limit} bytes ({limit / 2**20:.1f} MiB). Search fewer candidates "
-                "or folds at once, or raise memory_limit."
-            )
 
     def _score_weights(self, sample_weight):
         """The sample weights GridSearchCV hands its scorer: all of them when
@@ -603,175 +484,3 @@ def _warn_about_failures(models):
         f"Below are more details about the failures:\n{summary}",
         FitFailedWarning,
     )
-
-
-def _cv_constraints(model_constraints):
-    constraints = dict(model_constraints)
-    for name in SEARCHABLE:
-        constraints[name] = [*constraints[name], list, tuple, np.ndarray]
-    return {**constraints, **_SEARCH_CONSTRAINTS}
-
-
-_CV_DOC = """{what}, every candidate trained in one fused pass.
-
-    Every parameter of ``{model}``, with the same defaults; ``{searchable}``
-    may also be lists of values, and the grid is their product in
-    ``ParameterGrid`` order.  Every (candidate, split) model is bit-identical
-    to ``{model}(**params).fit(X[train], y[train])``, so ``cv_results_``'s
-    split scores, ranks and ``best_params_`` equal ``GridSearchCV``'s with the
-    same splitter exactly.  SGD and Adam models train together, in parallel
-    over the models; L-BFGS models one after another.  Threads follow
-    fastbp's rules (no ``n_jobs``).
-
-    Parameters
-    ----------{params}{search_params}
-
-    Attributes
-    ----------{attributes}
-    """
-
-
-def _cv_doc(what, model):
-    return _CV_DOC.format(
-        what=what,
-        model=model,
-        searchable=", ".join(SEARCHABLE),
-        params=_COMMON_PARAMETERS_DOC,
-        search_params=_SEARCH_PARAMETERS_DOC,
-        attributes=_SEARCH_ATTRIBUTES_DOC,
-    )
-
-
-class MLPClassifierCV(ClassifierMixin, _BaseMLPCV):
-    __doc__ = (
-        _cv_doc(
-            "Multi-layer Perceptron classifier with a cross-validated grid search",
-            "MLPClassifier",
-        )
-        + """
-    Examples
-    --------
-    >>> from fastbp import MLPClassifierCV
-    >>> from sklearn.datasets import load_iris
-    >>> X, y = load_iris(return_X_y=True)
-    >>> search = MLPClassifierCV(hidden_layer_sizes=(8,), max_iter=50,
-    ...                          learning_rate_init=[1e-3, 1e-2], cv=3,
-    ...                          random_state=0).fit(X, y)
-    >>> sorted(search.best_params_)
-    ['learning_rate_init']
-    """
-    )
-
-    _model_class = MLPClassifier
-    _parameter_constraints = _cv_constraints(MLPClassifier._parameter_constraints)
-
-    def __init__(
-        self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
-        *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        cv=None,
-        scoring=None,
-        refit=True,
-        memory_limit=None,
-        search="grid",
-        factor=3,
-        min_epochs="exhaust",
-    ):
-        _store_arguments(self, locals())
-
-    @available_if(lambda self: bool(self.refit))
-    def predict_proba(self, X):
-        """Class probabilities of the refitted best model."""
-        return self._refitted().predict_proba(X)
-
-    @available_if(lambda self: bool(self.refit))
-    def predict_log_proba(self, X):
-        """Log class probabilities of the refitted best model."""
-        return self._refitted().predict_log_proba(X)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
-        return tags
-
-
-class MLPRegressorCV(RegressorMixin, _BaseMLPCV):
-    __doc__ = (
-        _cv_doc(
-            "Multi-layer Perceptron regressor with a cross-validated grid search",
-            "MLPRegressor",
-        )
-        + """
-    Examples
-    --------
-    >>> from fastbp import MLPRegressorCV
-    >>> from sklearn.datasets import make_regression
-    >>> X, y = make_regression(n_samples=200, n_features=5, random_state=0)
-    >>> search = MLPRegressorCV(max_iter=50, alpha=[1e-4, 1e-1], cv=3,
-    ...                         random_state=0).fit(X, y)
-    >>> search.cv_results_["mean_test_score"].shape
-    (2,)
-    """
-    )
-
-    _model_class = MLPRegressor
-    _parameter_constraints = _cv_constraints(MLPRegressor._parameter_constraints)
-
-    def __init__(
-        self,
-        loss="squared_error",
-        hidden_layer_sizes=(100,),
-        activation="relu",
-        *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        cv=None,
-        scoring=None,
-        refit=True,
-        memory_limit=None,
-        search="grid",
-        factor=3,
-        min_epochs="exhaust",
-    ):
-        _store_arguments(self, locals())

@@ -7,7 +7,9 @@ messages.  A few private helpers are imported for the same reason: identical
 messages for sample weights and ``partial_fit``'s ``classes``, and
 ``_fit_context``, which validates hyperparameters once per ``fit`` /
 ``partial_fit`` and switches validation off in nested calls exactly as
-scikit-learn's MLP does.
+scikit-learn's MLP does.  The CV estimators' own constraints use the same
+``Interval`` / ``StrOptions`` types, and ``scorer_accepts_sample_weight`` reads
+a scorer's private ``_accept_sample_weight`` as ``GridSearchCV`` does.
 
 Eight shortcuts replace scikit-learn calls whose checks cost more than a small
 network's work (``validate_predict_input``, ``validate_training_input``,
@@ -28,6 +30,10 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.neural_network import MLPClassifier as _SklearnMLPClassifier
 from sklearn.neural_network import MLPRegressor as _SklearnMLPRegressor
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import (  # noqa: F401  (re-exported)
+    Interval,
+    StrOptions,
+)
 from sklearn.utils.multiclass import (  # noqa: F401  (re-exported)
     _check_partial_fit_first_call,
     type_of_target,
