@@ -1,39 +1,41 @@
 """The fused pass: many independent stochastic fits advanced together.
 
 ``fit_many(runs)`` trains every ``_training.Run`` (each planned by its own
-estimator exactly as its ``fit`` would plan it) to its end.  One compiled
-call per slice of epochs, ``train_models``, runs ``train_epochs`` for every
-live model, the models in parallel and each model on one thread (its plan's
-``threaded`` flag cleared).  A model's arithmetic never depends on the thread
-count (``_propagate`` sums in fixed row blocks and parameter chunks), so each
-model ends bit-identical to its own ``fit``, for 1 or N threads.  This is how
-small batches and tiny networks use every core: one model's batch is too
-small to split, but independent models are not.
+estimator exactly as its ``fit`` would plan it) to its end.  Per slice of
+epochs, each live model makes one compiled ``train_epochs`` call; the models
+run in parallel on a pool of ``thread_budget()`` threads (the calls release
+the GIL), each model serial (its plan's ``threaded`` flag cleared).  A
+model's arithmetic never depends on the thread count (``_propagate`` sums in
+fixed row blocks and parameter chunks), so each model ends bit-identical to
+its own ``fit``, for 1 or N threads.  This is how small batches and tiny
+networks use every core: one model's batch is too small to split, but
+independent models are not.  Python runs once per model per slice (about
+SLICE_SECONDS of work), never per batch or per epoch.
 
-The model axis: the runs' Plans, Rules and Progress records in three typed
-Lists, model k at index k; ``live`` holds the models still training.  A
-model leaves when its code is not GO_ON (max_iter, no improvement, divergence,
-...): the caller then ends its fit as the estimator's own fit would.
+Why a thread pool, not one compiled call with a parallel loop over the
+models: that kernel (a ``prange`` over typed Lists of the Plans, measured)
+trained at the same speed but cost 12.5 s more to compile cold per dtype,
+and building its typed Lists compiled Numba's list helpers again in every
+process (1.4 s per dtype, on every first search of a process).  Here nothing
+new is compiled: the single fit's kernels serve.
 
 Each model shuffles a private copy of its generator's MT19937 state
 (``with_private_generator``: the models of a search may share one generator,
 and two threads must never draw from the same state); the generators
 themselves are not advanced by the shuffles.  Generators that are not MT19937
-shuffle in Python, one epoch per call.  ``until_epoch`` pauses every model
-after that many epochs; a later call resumes it (successive halving).  With early stopping, every call runs one epoch; Python then scores
-each model (``Run.score``) and calls the compiled ``end_epoch``, as the
-single fit does.
+shuffle in Python, one epoch per call.  With early stopping, every call runs
+one epoch; Python then scores each model (``Run.score``) and calls the
+compiled ``end_epoch``, as the single fit does.  ``until_epoch`` pauses every
+model after that many epochs; a later call resumes it (successive halving).
 """
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import prange
-from numba.typed import List
 
-from fastbp._config import jit
 from fastbp._shuffle import mt19937_words
-from fastbp._threads import compute_threads
+from fastbp._threads import compute_threads, thread_budget
 from fastbp._training import (
     AWAIT_SCORE,
     GO_ON,
@@ -42,27 +44,6 @@ from fastbp._training import (
     slice_epochs,
     train_epochs,
 )
-
-
-@jit(parallel=True)
-def train_models(plans, rules, progresses, live, n_epochs, codes):
-    """``train_epochs(plans[k], rules[k], progresses[k], n_epochs)`` for every
-    k in ``live``, in parallel over the models (each model serial: its plan
-    is not threaded).  Models share no writable array, hence race-free.
-
-    Writes: every live model's theta, optimizer state, workspace and
-    progress; codes[k] (the model's return code) for k in live.
-    """
-    for j in prange(live.shape[0]):
-        k = live[j]
-        codes[k] = train_epochs(plans[k], rules[k], progresses[k], n_epochs)
-
-
-def _typed_list(items):
-    typed = List()
-    for item in items:
-        typed.append(item)
-    return typed
 
 
 def with_private_generator(run):
@@ -87,51 +68,55 @@ def fit_many(runs, until_epoch=None):
     ``_training.fit_stochastic`` would (Python shuffling: the run's generator
     too).  A KeyboardInterrupt propagates after the running slice.
     """
-    n_models = len(runs)
-    codes = np.full(n_models, GO_ON, dtype=np.int64)
-    if n_models == 0:
-        return codes
-    python_shuffles = [
-        k
-        for k, run in enumerate(runs)
-        if run.rules.shuffle and run.progress.rng_words.shape[0] == 0
-    ]
-    plans = _typed_list(run.plan._replace(threaded=False) for run in runs)
-    rules = _typed_list(run.rules for run in runs)
-    progresses = _typed_list(run.progress for run in runs)
-    by_epoch = bool(python_shuffles) or any(run.rules.early_stopping for run in runs)
-    live = np.array(
-        [k for k, run in enumerate(runs) if not _paused(run, until_epoch)],
-        dtype=np.int64,
+    codes = np.full(len(runs), GO_ON, dtype=np.int64)
+    serial = [run._replace(plan=run.plan._replace(threaded=False)) for run in runs]
+    by_epoch = any(
+        run.rules.early_stopping
+        or (run.rules.shuffle and run.progress.rng_words.shape[0] == 0)
+        for run in runs
     )
+    live = [k for k, run in enumerate(runs) if not _paused(run, until_epoch)]
     n_epochs = 1
-    while live.shape[0]:
-        if until_epoch is not None:  # every live model has trained as many epochs
-            done = runs[live[0]].progress.counters[N_ITER]
-            n_epochs = min(n_epochs, until_epoch - done)
-        for k in python_shuffles:
-            if codes[k] == GO_ON:
-                runs[k].random_state.shuffle(progresses[k].sample_idx)
-        start = time.perf_counter()
-        if live.shape[0] == 1:
-            # The last model may use every thread for its own row blocks
-            # (same bits: see the module docstring).
-            k = live[0]
-            plan = runs[k].plan
-            with compute_threads(plan.threaded, single_threaded_blas=True):
-                codes[k] = train_epochs(plan, rules[k], progresses[k], n_epochs)
-        else:
-            with compute_threads(True):
-                train_models(plans, rules, progresses, live, n_epochs, codes)
-        elapsed = time.perf_counter() - start
-        for k in live:
-            if codes[k] == AWAIT_SCORE:
-                codes[k] = end_epoch(plans[k], rules[k], progresses[k], runs[k].score())
-        live = live[codes[live] == GO_ON]
-        live = live[[not _paused(runs[k], until_epoch) for k in live]]
-        if not by_epoch:
-            n_epochs = slice_epochs(elapsed, n_epochs)
+    with ThreadPoolExecutor(max(1, min(thread_budget(), len(runs)))) as pool:
+        while live:
+            if until_epoch is not None:  # every live model trained as many epochs
+                done = runs[live[0]].progress.counters[N_ITER]
+                n_epochs = min(n_epochs, until_epoch - done)
+            start = time.perf_counter()
+            if len(live) == 1:
+                # The last model may use every thread for its own row blocks
+                # (same bits: see the module docstring).
+                run = runs[live[0]]
+                with compute_threads(run.plan.threaded, single_threaded_blas=True):
+                    codes[live[0]] = _one_slice(run, n_epochs)
+            else:
+                with compute_threads(False, single_threaded_blas=True):
+                    slices = pool.map(
+                        _one_slice, [serial[k] for k in live], [n_epochs] * len(live)
+                    )
+                    codes[live] = list(slices)
+            elapsed = time.perf_counter() - start
+            for k in live:
+                if codes[k] == AWAIT_SCORE:
+                    run = runs[k]
+                    codes[k] = end_epoch(run.plan, run.rules, run.progress, run.score())
+            live = [
+                k
+                for k in live
+                if codes[k] == GO_ON and not _paused(runs[k], until_epoch)
+            ]
+            if not by_epoch:
+                n_epochs = slice_epochs(elapsed, n_epochs)
     return codes
+
+
+def _one_slice(run, n_epochs):
+    """Up to ``n_epochs`` epochs of one model (Python shuffles first when its
+    generator is not MT19937); returns train_epochs' code."""
+    progress = run.progress
+    if run.rules.shuffle and progress.rng_words.shape[0] == 0:
+        run.random_state.shuffle(progress.sample_idx)
+    return train_epochs(run.plan, run.rules, progress, n_epochs)
 
 
 def _paused(run, until_epoch):

@@ -48,7 +48,6 @@ from fastbp._validation import (
     scorer_accepts_sample_weight,
     validate_data,
 )
-from fastbp._warmup import ensure_compiled
 
 SEARCHABLE = (
     "alpha",
@@ -300,7 +299,6 @@ class _BaseMLPCV(BaseEstimator):
         live = [m for m in models if not m.ended]
         if not live:
             return
-        ensure_compiled(live[0].run.plan.network.theta.dtype, "fused")
         start = time.perf_counter()
         if self.verbose and until_epoch is None:
             # Each fit's lines in turn, as GridSearchCV(n_jobs=1) prints them.

@@ -2,9 +2,9 @@
 
 A job is what one kind of call needs: ``"stochastic"`` (an SGD / Adam fit:
 ``train_epochs`` and ``end_epoch``), ``"objective"`` (L-BFGS and the
-low-level loss and gradient: ``loss_and_grad_into``), ``"forward"``
-(predictions: ``forward_into``) and ``"fused"`` (the CV estimators' fused
-pass: ``train_models``).  Nothing is compiled before it is needed:
+low-level loss and gradient: ``loss_and_grad_into``) and ``"forward"``
+(predictions: ``forward_into``).  The CV estimators' fused pass runs the
+stochastic job's kernels.  Nothing is compiled before it is needed:
 an SGD fit compiles no L-BFGS kernel, float32 compiles on its first use.
 
 ``ensure_compiled`` runs a job's tiny calls under an inter-process file lock
@@ -27,7 +27,7 @@ import numpy as np
 
 from fastbp._config import CACHE_DIR
 
-JOBS = ("stochastic", "objective", "forward", "fused")
+JOBS = ("stochastic", "objective", "forward")
 
 _ready = set()
 _guard = threading.RLock()
@@ -133,14 +133,6 @@ def _run_stochastic(dtype):
     end_epoch(plan, rules, progress, 0.0)
 
 
-def _run_fused(dtype):
-    from fastbp._fused import fit_many, with_private_generator
-    from fastbp._training import Run
-
-    runs = [Run(*_tiny_training(dtype), None, None) for _ in range(2)]
-    fit_many([with_private_generator(run) for run in runs])
-
-
 def _run_objective(dtype):
     from fastbp._objective import Objective
 
@@ -167,7 +159,6 @@ _RUNS = {
     "stochastic": _run_stochastic,
     "objective": _run_objective,
     "forward": _run_forward,
-    "fused": _run_fused,
 }
 
 
@@ -182,7 +173,7 @@ def warmup(dtypes=("float64", "float32"), jobs=JOBS):
     Parameters
     ----------
     dtypes : iterable of {'float64', 'float32'}, default=('float64', 'float32')
-    jobs : iterable of {'stochastic', 'objective', 'forward', 'fused'}, default=all
+    jobs : iterable of {'stochastic', 'objective', 'forward'}, default=all
 
     Returns
     -------

@@ -45,7 +45,6 @@ MODULES = (
     "fastbp._losses",
     "fastbp._activations",
     "fastbp._shuffle",
-    "fastbp._fused",
 )
 
 SCRIPT = textwrap.dedent(
@@ -129,7 +128,6 @@ ENTRY_POINTS = (
     "fastbp._propagate.forward_into",
     "fastbp._propagate.for_each_block",
     "fastbp._propagate.for_each_chunk",
-    "fastbp._fused.train_models",
 )
 
 
