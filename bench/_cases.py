@@ -95,6 +95,18 @@ LATENCY_GOAL_CASES = ("tiny", "small")
 
 GRID_GOAL = 2.5  # GridSearchCV(n_jobs=2), first call in a fresh process
 
+# The fused CV search (bench/_search.py), per search case: MLPClassifierCV's
+# GFLOP/s as a fraction of the float64 GEMM peak at its thread count; paired
+# speed-ups over GridSearchCV at its faster n_jobs (1 or 2, warm workers) of
+# fastbp's and of scikit-learn's MLPClassifier; on digits over scikit-learn's
+# first GridSearchCV(n_jobs=2) call of a fresh process; and peak memory,
+# MLPClassifierCV / GridSearchCV(n_jobs=2), strictly below 1.
+SEARCH_PEAK_GOAL = 0.75
+SEARCH_VS_FASTBP_GOALS = {"digits": 1.7, "tabular-b200": 1.3, "tabular-b32": 1.3}
+SEARCH_VS_SKLEARN_GOAL = 4.0
+SEARCH_FRESH_GOAL = 8.0
+SEARCH_MEMORY_GOAL = 1.0
+
 # Fresh processes (seconds): first fit with an empty kernel cache, first fit
 # with a filled one, and import fastbp minus import sklearn.neural_network.
 COLD_FIRST_FIT_GOAL = 10.0

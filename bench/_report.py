@@ -21,6 +21,11 @@ from _cases import (
     PARTIAL_FIT_GOAL,
     PARTIAL_FIT_ROWS,
     PREDICT_ONE_ROW_GOAL,
+    SEARCH_FRESH_GOAL,
+    SEARCH_MEMORY_GOAL,
+    SEARCH_PEAK_GOAL,
+    SEARCH_VS_FASTBP_GOALS,
+    SEARCH_VS_SKLEARN_GOAL,
     THREADS_NOT_SLOWER_GOAL,
     THREADS_SCALING_CASES,
     THREADS_SCALING_GOAL,
@@ -33,6 +38,7 @@ from _runners import stats
 
 DISTURBED_SPREAD = 1.5  # max/min throughput over the rounds that flags a row
 SLOWEST_KERNELS = 15
+LIBS = ("fastbp", "sklearn")
 FORMAT = 2  # of results.json; 1: before whole fits, XOR and per-kernel compile times
 NOT_MEASURED = "Not measured in this run."
 
@@ -71,17 +77,61 @@ def derive(results):
                 for lib, r in c["libs"].items():
                     row[lib] = stats(np.divide(r["runs"], base["libs"][lib]["runs"]))
                 results[key].append(row)
+    derive_search(results)
     results["goals"] = goals(results)
 
 
-def _goal(text, rows, goal, fmt="{:.2f}x", lower=False, noise=0):
+def _gemm_peak(results, dtype, n_threads):
+    peak = results["gemm"]["peak"][dtype]
+    return peak.get(n_threads, peak.get(str(n_threads)))["gflops"]
+
+
+def derive_search(results):
+    """Per search case: the fused pass's GFLOP/s and fraction of the float64
+    GEMM peak, ratios to it paired per round, fresh-process and memory ratios."""
+    for case in (results.get("search") or {}).get("cases", []):
+        if "error" in case:
+            continue
+        runs = {k: np.asarray(v, dtype=float) for k, v in case["runs"].items()}
+        fused = runs["fused"]
+        d = case["derived"] = {"seconds": {k: stats(v) for k, v in runs.items()}}
+        d["gemm_peak_gflops"] = peak = _gemm_peak(results, "float64", case["threads"])
+        gflops = case["work"]["flops"] / fused / 1e9
+        d["gflops"], d["peak_fraction"] = stats(gflops), stats(gflops / peak)
+        d["over_fused"] = {k: stats(v / fused) for k, v in runs.items() if k != "fused"}
+        for lib in ("fastbp", "sklearn"):
+            one, two = runs[f"{lib}_1"], runs[f"{lib}_2"]
+            d[f"{lib}_best_n_jobs"] = np.where(two < one, 2, 1).tolist()
+            d[f"vs_{lib}"] = stats(np.minimum(one, two) / fused)
+        d["same_best_params"] = all(map(all, case["same_best_params"].values()))
+        d["same_mean_test_score"] = all(map(all, case["same_mean_test_score"].values()))
+        fresh = case.get("fresh") or {}
+        if fresh and not any("error" in r for v in fresh.values() for r in v):
+            seconds = {k: [r["seconds"] for r in v] for k, v in fresh.items()}
+            d["fresh"] = {k: stats(v) for k, v in seconds.items()}
+            ratio = np.divide(seconds["sklearn_2"], seconds["fused"])
+            d["fresh"]["sklearn_over_fused"] = stats(ratio)
+        memory = case.get("memory") or {}
+        total = {k: m.get("total_bytes") for k, m in memory.items()}
+        d["memory_over_n_jobs_2"] = {
+            lib: total["fused"] / total[f"{lib}_2"]
+            for lib in ("fastbp", "sklearn")
+            if total.get("fused") and total.get(f"{lib}_2")
+        }
+
+
+def _goal(text, rows, goal, fmt="{:.2f}x", lower=False, noise=0, strict=False):
     """Goal record over rows [(configuration, value)]: met only if every
-    configuration meets it (``lower``: at most ``goal``), with the worst value
-    and where; ``noise`` misses are within noise (reported, still missed)."""
+    configuration meets it (``lower``: at most ``goal``; ``strict``: below
+    or above it), with the worst value and where; ``noise`` misses are within
+    noise (reported, still missed)."""
     if not rows:
         return {"goal": text, "met": None}
     values = np.array([v for _, v in rows], dtype=float)
-    met = values <= goal if lower else values >= goal
+    if strict:
+        met = values < goal if lower else values > goal
+    else:
+        met = values <= goal if lower else values >= goal
     worst = int(np.argmax(values) if lower else np.argmin(values))
     return {
         "goal": text,
@@ -168,6 +218,7 @@ def goals(results):
     )
     text = f"GridSearchCV first call, fresh process: fastbp >= {GRID_GOAL:g}x sklearn"
     add(_goal(text, rows, GRID_GOAL))
+    out += search_goals(results)
 
     comp = results.get("compile") or {}
     for name, goal in {
@@ -183,6 +234,61 @@ def goals(results):
     )
     text = f"import fastbp <= {IMPORT_OVERHEAD_GOAL:g} s more than sklearn's MLP"
     add(_goal(text, rows, IMPORT_OVERHEAD_GOAL, fmt="{:+.2f} s", lower=True))
+    return out
+
+
+def search_goals(results):
+    """The fused CV search's goals (derive_search's figures)."""
+    cases = [
+        c for c in (results.get("search") or {}).get("cases", []) if "derived" in c
+    ]
+    out = []
+    rows = [(c["name"], c["derived"]["peak_fraction"]["median"]) for c in cases]
+    text = (
+        f"MLPClassifierCV >= {SEARCH_PEAK_GOAL:.0%} of the float64 GEMM peak at its "
+        "thread count, every search case"
+    )
+    out.append(_goal(text, rows, SEARCH_PEAK_GOAL, fmt="{:.0%}"))
+    for goal in sorted(set(SEARCH_VS_FASTBP_GOALS.values()), reverse=True):
+        names = [n for n, g in SEARCH_VS_FASTBP_GOALS.items() if g == goal]
+        rows = [
+            (c["name"], c["derived"]["vs_fastbp"]["median"])
+            for c in cases
+            if c["name"] in names
+        ]
+        text = (
+            f"MLPClassifierCV >= {goal:g}x GridSearchCV(fastbp.MLPClassifier) at "
+            f"its best n_jobs: {' and '.join(names)}"
+        )
+        out.append(_goal(text, rows, goal))
+    rows = [(c["name"], c["derived"]["vs_sklearn"]["median"]) for c in cases]
+    text = (
+        f"MLPClassifierCV >= {SEARCH_VS_SKLEARN_GOAL:g}x GridSearchCV(scikit-learn) "
+        "at its best n_jobs (warm workers), every search case"
+    )
+    out.append(_goal(text, rows, SEARCH_VS_SKLEARN_GOAL))
+    rows = [
+        (c["name"], c["derived"]["fresh"]["sklearn_over_fused"]["median"])
+        for c in cases
+        if "fresh" in c["derived"]
+    ]
+    text = (
+        f"MLPClassifierCV >= {SEARCH_FRESH_GOAL:g}x scikit-learn's GridSearchCV"
+        "(n_jobs=2), first call of a fresh process"
+    )
+    out.append(_goal(text, rows, SEARCH_FRESH_GOAL))
+    rows = [
+        (f"{c['name']} vs {lib}", ratio)
+        for c in cases
+        for lib, ratio in c["derived"]["memory_over_n_jobs_2"].items()
+    ]
+    text = (
+        "MLPClassifierCV peak memory lower than GridSearchCV(n_jobs=2)'s "
+        f"(ratio < {SEARCH_MEMORY_GOAL:g}), fastbp's and scikit-learn's"
+    )
+    out.append(
+        _goal(text, rows, SEARCH_MEMORY_GOAL, lower=True, strict=True, fmt="{:.2f}x")
+    )
     return out
 
 
@@ -473,6 +579,201 @@ def grid_section(results):
     )
 
 
+SEARCH_CONFIGS = {  # results.json key: column heading
+    "fused": "MLPClassifierCV",
+    "fastbp_1": "GridSearchCV(fastbp), n_jobs=1",
+    "fastbp_2": "GridSearchCV(fastbp), n_jobs=2",
+    "sklearn_1": "GridSearchCV(sklearn), n_jobs=1",
+    "sklearn_2": "GridSearchCV(sklearn), n_jobs=2",
+}
+
+
+def _search_shape(c):
+    """'64-64-10, batch 200, 5 candidates x 3 folds, max_iter 100'."""
+    p = c["params"]
+    n_out = c["n_classes"] if c["n_classes"] > 2 else 1
+    layers = "-".join(map(str, [c["n_features"], *p["hidden_layer_sizes"], n_out]))
+    batch = p.get("batch_size", "auto")
+    batch = f"auto ({min(200, c['n_samples'])})" if batch == "auto" else batch
+    return (
+        f"{c['n_samples']:,} rows, {layers}, batch {batch}, {c['n_candidates']} "
+        f"candidates x {c['cv']} folds, max_iter {p['max_iter']}"
+    )
+
+
+def _mem(m):
+    """A memory cell: total MiB, and for n_jobs=2 'parent + workers'."""
+    if not m or "error" in m:
+        return f"failed: {m['error']}" if m else "n/a"
+    if m.get("total_bytes") is None:
+        return "n/a"
+
+    def mib(v):
+        return f"{v / 2**20:.0f}"
+
+    total = f"{mib(m['total_bytes'])} MiB"
+    workers = [d for d in m["descendants"] if d["kind"] == "worker"]
+    if not workers:
+        return total
+    return (
+        f"{total} ({mib(m['peak_growth_bytes'])} + {len(workers)} workers "
+        f"{' + '.join(mib(d.get('VmHWM', 0)) for d in workers)})"
+    )
+
+
+def _same_answer(c):
+    d = c["derived"]
+    if d["same_best_params"]:
+        scores = "equal" if d["same_mean_test_score"] else "**differ**"
+        return f"yes (mean_test_score {scores})"
+    return "**no**"
+
+
+def search_section(results):
+    s = results.get("search")
+    if not s:
+        return NOT_MEASURED
+    cases = s["cases"]
+    ok = [c for c in cases if "derived" in c]
+    n_repeats = len(ok[0]["runs"]["fused"]) if ok else 0
+    warm_rows = max((c["warm_rows"] for c in ok), default=0)
+    methods = {
+        m.get("peak_method")
+        for c in ok
+        for m in c.get("memory", {}).values()
+        if "peak_method" in m
+    }
+    rows, mem_rows, best = [], [], []
+    for c in cases:
+        if "derived" not in c:
+            rows.append(f"{c['name']} | failed: {c.get('error', '?')} |" + " |" * 9)
+            continue
+        d = c["derived"]
+        cells = [_spread(d["seconds"][k], _s) for k in SEARCH_CONFIGS]
+        rows.append(
+            [
+                c["name"],
+                _search_shape(c),
+                *cells,
+                (
+                    f"{_spread(d['gflops'], lambda v: f'{v:.1f}')} "
+                    f"({d['peak_fraction']['median']:.0%})"
+                ),
+                _spread(d["vs_fastbp"], _x),
+                _spread(d["vs_sklearn"], _x),
+                _same_answer(c),
+            ]
+        )
+        mem = c.get("memory", {})
+        ratios = d["memory_over_n_jobs_2"]
+        mem_rows.append(
+            [
+                c["name"],
+                *(_mem(mem.get(k)) for k in SEARCH_CONFIGS),
+                *(_x(ratios[lib]) if lib in ratios else "n/a" for lib in LIBS),
+            ]
+        )
+        a = c["answers"]
+        best.append(
+            f"{c['name']}: MLPClassifierCV {a['fused']['best_params']} (CV accuracy "
+            f"{a['fused']['best_score']:.4f}), scikit-learn "
+            f"{a['sklearn_1']['best_params']} ({a['sklearn_1']['best_score']:.4f})"
+        )
+    head = " | ".join(
+        [
+            "case | search",
+            *SEARCH_CONFIGS.values(),
+            "MLPClassifierCV GFLOP/s (% of peak)",
+            "vs GridSearchCV(fastbp), best n_jobs",
+            "vs GridSearchCV(sklearn), best n_jobs",
+            "same best_params_ as GridSearchCV(fastbp)",
+        ]
+    )
+    out = [
+        (
+            "`fastbp.MLPClassifierCV(**params, <grid as lists>, cv=k)` (every "
+            "(candidate, split) model trained in one fused compiled pass, models in "
+            "parallel, each on one thread) against `GridSearchCV(MLPClassifier("
+            "**params), grid, cv=k, n_jobs=1 or 2)` of fastbp and of scikit-learn. "
+            "refit=True everywhere; whole `fit` calls, validation, scoring and refit "
+            "included. digits: X / 16, (64,), default adam and tol; tabular: "
+            "teacher-network data (`_cases.make_data`, standard normal features), "
+            "(64, 64), tol=0 and no early stop, so every model runs max_iter epochs. "
+            "In the benchmark process, after `fastbp.warmup()` and one untimed call of "
+            f"every configuration (max_iter=1 on the first {warm_rows:,} rows, so "
+            "loky's two "
+            "workers exist and have loaded fastbp's kernels); each library's default "
+            "threads (joblib gives each worker cpu_count / n_jobs threads). Medians "
+            f"[min-max] over {n_repeats} round(s), the order reversed every other "
+            "round; ratios paired per round, against the faster n_jobs of that round. "
+            "GFLOP/s: 6 x sum(fan_in x fan_out) x training rows x epochs summed over "
+            "every model (n_iter_ per candidate and split, plus the refit's epochs x "
+            "all rows) / MLPClassifierCV's seconds; % of the float64 GEMM peak at its "
+            "thread count."
+        ),
+        _table(head, "ll" + "r" * 8 + "l", rows),
+        "Best candidate (the last round): " + "; ".join(best) + ".",
+        (
+            "Peak memory, one fresh process per configuration and case (fastbp's "
+            "kernels loaded by `fastbp.warmup()` before the call, data made before "
+            "it): the process's peak RSS growth during the `fit` call (VmHWM, reset "
+            "with /proc/self/clear_refs just before, minus VmRSS before), plus, for "
+            "n_jobs=2, the peak RSS (VmHWM) of each of the loky workers, whole "
+            "processes (interpreter, imports and kernels included), read right after "
+            "the call. loky's and multiprocessing's resource-tracker processes are "
+            "not counted (results.json lists them). MiB; n_jobs=2: total (parent "
+            "growth + each worker)."
+            + (
+                ""
+                if methods <= {"VmHWM, reset before the call"}
+                else f" Peak methods used: {', '.join(sorted(methods))}."
+            )
+        ),
+        _table(
+            "case | "
+            + " | ".join(SEARCH_CONFIGS.values())
+            + " | MLPClassifierCV / GridSearchCV(fastbp, n_jobs=2) | "
+            "MLPClassifierCV / GridSearchCV(sklearn, n_jobs=2)",
+            "l" + "r" * 7,
+            mem_rows,
+        ),
+    ]
+    fresh_rows = []
+    for c in ok:
+        f = c["derived"].get("fresh")
+        if f:
+            fresh_rows.append(
+                [
+                    c["name"],
+                    _spread(f["fused"], _s),
+                    _spread(f["sklearn_2"], _s),
+                    _spread(f["sklearn_over_fused"], _x),
+                    _mem(c["fresh"]["fused"][-1]),
+                    _mem(c["fresh"]["sklearn_2"][-1]),
+                ]
+            )
+        elif c.get("fresh"):
+            fresh_rows.append([c["name"], "failed", "", "", "", ""])
+    if fresh_rows:
+        warm = s.get("warmup_before_s")
+        out.append(
+            "First call of a fresh process (imports and data excluded; fastbp's "
+            "kernel cache filled by `fastbp.warmup()` in a fresh process just "
+            f"before: {_s(warm) if warm else 'failed'}, and loaded by the call "
+            "itself; scikit-learn's call starts its two loky workers), "
+            f"{n_repeats} pair(s) of processes, alternating; peak memory as above "
+            "(the last pair; fastbp's kernel loading included):"
+        )
+        head = (
+            "case | MLPClassifierCV | GridSearchCV(sklearn), n_jobs=2 | sklearn / "
+            "fastbp (paired) | MLPClassifierCV memory | GridSearchCV(sklearn) memory"
+        )
+        out.append(_table(head, "lrrrrr", fresh_rows))
+    if "seconds" in s:
+        out.append(f"Stage time: {s['seconds'] / 60:.1f} min.")
+    return "\n\n".join(out)
+
+
 def gemm_section(results):
     gm = results["gemm"]
     rows = [
@@ -516,6 +817,7 @@ SECTIONS = {  # title: renderer
     "Compile time": compile_section,
     "Predict and partial_fit latency": latency_section,
     "GridSearchCV in fresh processes": grid_section,
+    "Fused CV search (MLPClassifierCV)": search_section,
     "GEMM peak": gemm_section,
     "Parallel launch overhead (bench/bench_launch.py)": launch_section,
     "Environment": environment_section,

@@ -1,8 +1,8 @@
 """The fused CV search: ``fastbp.MLPClassifierCV`` against ``GridSearchCV``
 over fastbp's and scikit-learn's ``MLPClassifier``, wall time and peak memory.
 
-    python bench/_search.py [--quick]   # this stage alone: table and goals
-    python bench/_search.py --child SPEC   # one fresh-process call (JSON spec)
+    python bench/_search.py [--quick]     # this stage alone: table and goals
+    python bench/_search.py --child SPEC  # one fresh-process call (JSON spec)
 
 Cases (SEARCH_CASES): digits (X / 16), (64,), 100 epochs, 5 learning rates,
 cv=3; and ~20,000 x 40 teacher-network data (``_cases.make_data``, 4
@@ -49,6 +49,9 @@ TABULAR_LAYERS = (40, 64, 64, 4)  # n_features, hidden, classes
 WARM_ROWS = 2_000  # rows of the untimed warm-up calls
 PAUSE_SECONDS = 0.2  # before each timed call (see _throughput)
 CHILD_TIMEOUT = 900
+# A loky worker's command line; the other descendants of a process that ran
+# GridSearchCV(n_jobs=2) are loky's and multiprocessing's resource trackers.
+WORKER_MARK = "LokyProcess"
 
 
 def search_cases(settings):
@@ -108,7 +111,10 @@ def load_data(spec):
 def make_search(spec, config, max_iter=None):
     """The unfitted search of ``config`` on ``spec`` (``max_iter`` overrides)."""
     library, n_jobs = CONFIGS[config]
-    params = {**spec["params"], "hidden_layer_sizes": tuple(spec["params"]["hidden_layer_sizes"])}
+    params = {
+        **spec["params"],
+        "hidden_layer_sizes": tuple(spec["params"]["hidden_layer_sizes"]),
+    }
     if max_iter is not None:
         params["max_iter"] = max_iter
     if n_jobs is None:
@@ -121,7 +127,9 @@ def make_search(spec, config, max_iter=None):
         from fastbp import MLPClassifier
     else:
         from sklearn.neural_network import MLPClassifier
-    return GridSearchCV(MLPClassifier(**params), spec["grid"], cv=spec["cv"], n_jobs=n_jobs)
+    return GridSearchCV(
+        MLPClassifier(**params), spec["grid"], cv=spec["cv"], n_jobs=n_jobs
+    )
 
 
 def fit_quietly(search, X, y):
@@ -203,19 +211,27 @@ def _measure_case(spec, repeats, progress):
     return {
         **spec,
         "n_features": int(X.shape[1]),
-        "n_classes": int(len(np.unique(y))),
+        "n_classes": len(np.unique(y)),
         "n_candidates": int(np.asarray(fused.n_iter_).shape[0]),
         "threads": numba.get_num_threads(),
+        "warm_rows": warm,
         "warm_calls_s": warm_s,
         "runs": runs,
         "same_best_params": {
-            c: [a["best_params"] == f["best_params"] for a, f in zip(v, answers["fused"])]
+            c: [
+                a["best_params"] == f["best_params"]
+                for a, f in zip(v, answers["fused"], strict=True)
+            ]
             for c, v in fastbp_answers.items()
         },
         "same_mean_test_score": {
             c: [
-                bool(np.array_equal(a["mean_test_score"], f["mean_test_score"]))
-                for a, f in zip(v, answers["fused"])
+                bool(
+                    np.array_equal(
+                        a["mean_test_score"], f["mean_test_score"], equal_nan=True
+                    )
+                )
+                for a, f in zip(v, answers["fused"], strict=True)
             ]
             for c, v in fastbp_answers.items()
         },
@@ -354,13 +370,12 @@ def _reset_peak():
 
 def _child_main(spec_json):
     """One call in this fresh process; prints one JSON line: seconds, answer,
-    peak memory (this process's peak RSS growth during the call, plus the
-    peak RSS of every descendant process left after it: loky's workers)."""
+    peak memory: this process's peak RSS growth during the call, plus the
+    peak RSS (VmHWM) of every loky worker left after it ("total_bytes"); the
+    other descendants (resource trackers) are listed, not added."""
     t0 = time.perf_counter()
     request = json.loads(spec_json)
     spec, config = request["case"], request["config"]
-    import sklearn.model_selection  # noqa: F401
-
     if CONFIGS[config][0] == "fastbp":
         import fastbp
 
@@ -385,7 +400,10 @@ def _child_main(spec_json):
         {"pid": pid, "cmdline": _cmdline(pid), **_proc_status(pid)}
         for pid in _descendants(os.getpid())
     ]
-    others = sum(d.get("VmHWM", 0) for d in descendants)
+    for d in descendants:
+        d["kind"] = "worker" if WORKER_MARK in d["cmdline"] else "helper"
+    workers = sum(d.get("VmHWM", 0) for d in descendants if d["kind"] == "worker")
+    helpers = sum(d.get("VmHWM", 0) for d in descendants if d["kind"] == "helper")
     print(
         json.dumps(
             {
@@ -397,8 +415,9 @@ def _child_main(spec_json):
                 "peak_growth_bytes": growth,
                 "peak_method": method,
                 "descendants": descendants,
-                "descendants_peak_bytes": others,
-                "total_bytes": None if growth is None else growth + others,
+                "workers_peak_bytes": workers,
+                "helpers_peak_bytes": helpers,
+                "total_bytes": None if growth is None else growth + workers,
                 "answer": answer(search),
             }
         )
@@ -421,12 +440,24 @@ def main(argv=None):
     from run import SETTINGS, progress
 
     settings = {name: values[args.quick] for name, values in SETTINGS.items()}
+    import numba
+
     import fastbp
 
     progress(f"fastbp.warmup(): {fastbp.warmup():.2f} s")
+    # The GEMM peak before and after, the higher kept (as run.py does).
+    n, repeats, counts = (
+        settings["gemm_n"],
+        settings["gemm_repeats"],
+        [numba.get_num_threads()],
+    )
+    gemm = gemm_peak(n, repeats, counts, progress)
     search = measure_search(settings, progress)
-    threads = sorted({c["threads"] for c in search["cases"] if "threads" in c})
-    gemm = gemm_peak(settings["gemm_n"], settings["gemm_repeats"], threads, progress)
+    after = gemm_peak(n, repeats, counts, progress)
+    for dtype, per_threads in gemm["peak"].items():
+        for k, peak in per_threads.items():
+            peak["runs"] += after["peak"][dtype][k]["runs"]
+            peak["gflops"] = max(peak["runs"])
     results = {"search": search, "gemm": gemm}
     derive_search(results)
     results["goals"] = search_goals(results)

@@ -6,7 +6,8 @@ Replaces the text between the ``<!-- bench:begin -->`` and
 ``<!-- bench:end -->`` markers of the target file (README.md by default) with
 figures rendered from results.json by the same code that writes results.md
 (bench/_report.py): the run header, a speed-up summary, the goals, whole fit
-calls, XOR, compile time, single-call latency and GridSearchCV.  Nothing is
+calls, XOR, compile time, single-call latency, GridSearchCV and, when the
+run has it, a short table of the fused CV search (MLPClassifierCV).  Nothing is
 measured here, so every figure traces back to one ``bench/run.py`` run.
 """
 
@@ -57,13 +58,55 @@ def speedup_summary(results):
     )
 
 
+def search_summary(results):
+    """A short table of the fused CV search; "" if the run has none."""
+    from _report import _s, _search_shape, _spread, _table, _x
+
+    cases = [
+        c for c in (results.get("search") or {}).get("cases", []) if "derived" in c
+    ]
+    if not cases:
+        return ""
+    rows = []
+    for c in cases:
+        d = c["derived"]
+        memory = d["memory_over_n_jobs_2"].get("sklearn")
+        fresh = d.get("fresh", {}).get("sklearn_over_fused")
+        rows.append(
+            [
+                c["name"],
+                _search_shape(c),
+                _spread(d["seconds"]["fused"], _s),
+                _spread(d["vs_fastbp"], _x),
+                _spread(d["vs_sklearn"], _x),
+                _spread(fresh, _x) if fresh else "",
+                _x(memory) if memory else "n/a",
+            ]
+        )
+    head = (
+        "case | search | MLPClassifierCV | vs GridSearchCV(fastbp) | vs "
+        "GridSearchCV(sklearn) | vs sklearn, first call of a fresh process | peak "
+        "memory / GridSearchCV(sklearn, n_jobs=2)"
+    )
+    return (
+        "### Fused CV search (MLPClassifierCV)\n\n"
+        "`MLPClassifierCV` seconds and its paired speed-ups over `GridSearchCV` at "
+        "the faster of n_jobs=1 and 2 (warm workers); details in "
+        "bench/results/results.md.\n\n" + _table(head, "llrrrrr", rows)
+    )
+
+
 def render(results):
     from _report import derive, header, markdown
 
     derive(results)
-    return "\n\n".join(
-        [header(results), speedup_summary(results), markdown(results, TITLES, level=3)]
-    ).strip()
+    parts = [
+        header(results),
+        speedup_summary(results),
+        markdown(results, TITLES, level=3).strip(),
+        search_summary(results),
+    ]
+    return "\n\n".join(p for p in parts if p).strip()
 
 
 def main(argv=None):

@@ -39,6 +39,10 @@ SETTINGS = {  # name: (full, quick)
     "whole_fit_repeats": (5, 2),
     "xor_seeds": (10, 4),
     "grid_processes": (3, 1),  # per library
+    "search_repeats": (3, 1),  # fused CV search: timed rounds, fresh pairs
+    "search_rows": (20_000, 5_000),  # of the tabular search case
+    "search_epochs_b200": (3, 2),  # max_iter of the tabular case, batch 200
+    "search_epochs_b32": (1, 1),  # ... batch 32
     "import_pairs": (5, 2),
 }
 
@@ -115,6 +119,7 @@ def main(argv=None):
     import numba
     from _extras import environment, gemm_peak, measure_grid, measure_latency
     from _runners import timed, torch
+    from _search import measure_search
     from _throughput import measure_throughput
     from _whole_fit import measure_whole_fit, measure_xor
 
@@ -133,7 +138,8 @@ def main(argv=None):
     # 3. GEMM peak, again at the end: the higher of the two is the peak.
     gemm = [gemm_peak(settings["gemm_n"], settings["gemm_repeats"], counts, progress)]
 
-    # 4. Training throughput, whole fits, XOR, single calls, GridSearchCV.
+    # 4. Training throughput, whole fits, XOR, single calls, GridSearchCV, the
+    # fused CV search.
     if cases:
         results["throughput"] = measure_throughput(
             cases, counts, settings, progress, with_torch=torch is not None
@@ -145,6 +151,7 @@ def main(argv=None):
         seconds = settings["latency_seconds"]
         results["latency"] = measure_latency(cases, max(counts), seconds, progress)
     results["grid_search"] = measure_grid(settings["grid_processes"], progress)
+    results["search"] = measure_search(settings, progress)
     gemm += [gemm_peak(settings["gemm_n"], settings["gemm_repeats"], counts, progress)]
     for dtype, per_threads in gemm[0]["peak"].items():
         for n, peak in per_threads.items():
