@@ -692,7 +692,7 @@ def search_section(results):
     out = [
         (
             "`fastbp.MLPClassifierCV(**params, <grid as lists>, cv=k)` (every "
-            "(candidate, split) model trained in one fused compiled pass, models in "
+            "(candidate, split) model trained together in one fused pass, models in "
             "parallel, each on one thread) against `GridSearchCV(MLPClassifier("
             "**params), grid, cv=k, n_jobs=1 or 2)` of fastbp and of scikit-learn. "
             "refit=True everywhere; whole `fit` calls, validation, scoring and refit "
