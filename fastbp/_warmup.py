@@ -102,11 +102,10 @@ def _tiny_data(dtype):
     return dense_source(X), np.ascontiguousarray(X[:, :2]), np.empty(0, dtype=dtype)
 
 
-def _tiny_training(dtype):
-    """(plan, rules, progress) of a one-epoch Adam fit on the tiny data."""
+def _run_stochastic(dtype):
     from fastbp._optimizers import OptimizerState
     from fastbp._plan import make_plan
-    from fastbp._training import Rules, make_progress
+    from fastbp._training import Rules, end_epoch, make_progress, train_epochs
 
     source, Y, sw = _tiny_data(dtype)
     network = _tiny_network(dtype)
@@ -122,13 +121,6 @@ def _tiny_training(dtype):
     )
     rules = Rules(4, 1, 1e-4, 10.0, 0, 1e-3, 0.5, False, False, False)
     progress = make_progress(8, [], 1, network.theta[:0], (0, 0, np.inf, -np.inf))
-    return plan, rules, progress
-
-
-def _run_stochastic(dtype):
-    from fastbp._training import end_epoch, train_epochs
-
-    plan, rules, progress = _tiny_training(dtype)
     train_epochs(plan, rules, progress, 1)
     end_epoch(plan, rules, progress, 0.0)
 
