@@ -76,7 +76,9 @@ def measure(case, dtype, solver, n_threads):
     else:  # binary labels 0/1 or regression targets: one output column
         Y = y.reshape(-1, 1).astype(dtype)
     layout, n_params, _ = build_layout(case.layers)
-    theta = init_theta(layout, n_params, "relu", np.random.RandomState(0), dtype)
+    theta = init_theta(
+        layout, n_params, [6.0] * layout.shape[0], np.random.RandomState(0), dtype
+    )
     out_name, loss_name = OUTPUT[case.task]
     codes = (
         ACTIVATION_CODES["relu"],

@@ -55,8 +55,10 @@ from fastbp._validation import (
     checked_sample_weight,
     column_or_1d,
     fitted_label_binarizer,
+    hidden_activation_list,
     hidden_layer_list,
     labels_from_outputs,
+    layer_init_factors,
     sorted_labels,
     type_of_target,
     validate_predict_input,
@@ -128,8 +130,9 @@ class _BaseMLP(BaseEstimator):
 
     def _codes(self):
         loss = loss_for_output(self.loss, self.out_activation_)
+        names = hidden_activation_list(self.activation, self.n_layers_ - 2)
         return (
-            ACTIVATION_CODES[self.activation],
+            [ACTIVATION_CODES[name] for name in names],
             ACTIVATION_CODES[self.out_activation_],
             LOSS_CODES[loss],
         )
@@ -172,6 +175,7 @@ class _BaseMLP(BaseEstimator):
         and returns None.
         """
         hidden_layer_sizes = hidden_layer_list(self.hidden_layer_sizes)
+        hidden_activation_list(self.activation, len(hidden_layer_sizes))
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -218,7 +222,8 @@ class _BaseMLP(BaseEstimator):
         else:
             self.out_activation_ = "logistic"
         layout, n_params, _ = build_layout(layer_units)
-        theta = init_theta(layout, n_params, self.activation, self._random_state, dtype)
+        factors = layer_init_factors(self.activation, len(layer_units) - 2)
+        theta = init_theta(layout, n_params, factors, self._random_state, dtype)
         self._publish(theta, layout)
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
@@ -431,8 +436,16 @@ class _BaseMLP(BaseEstimator):
 _COMMON_PARAMETERS_DOC = """
     hidden_layer_sizes : array-like of shape(n_layers - 2,), default=(100,)
         The ith element represents the number of neurons in the ith hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Activation function for the hidden layers.
+    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', 'elu', \
+'gelu', 'silu', 'softplus'} or sequence of them, default='relu'
+        Activation function for the hidden layers: one name for all of them,
+        or one name per hidden layer (fastbp only).  'leaky_relu' (slope
+        0.01), 'elu' (alpha 1), 'gelu' (exact erf form), 'silu' and
+        'softplus' are fastbp only; a model using them is not reproducible
+        with scikit-learn's class.  Initial weights follow scikit-learn's
+        rule (factor 2 for 'logistic', 6 otherwise); with one name per layer,
+        each hidden layer uses its own activation's factor and the output
+        layer the last hidden layer's.
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         The solver for weight optimization.
     alpha : float, default=0.0001

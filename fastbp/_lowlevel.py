@@ -8,17 +8,14 @@ computed in X's dtype (float32 or float64; other dtypes become float64).
 
 import numpy as np
 
-from fastbp._activations import (
-    ACTIVATION_CODES,
-    HIDDEN_ACTIVATIONS,
-    OUTPUT_ACTIVATIONS,
-)
+from fastbp._activations import ACTIVATION_CODES, OUTPUT_ACTIVATIONS
 from fastbp._losses import LOSS_CODES, loss_for_output
 from fastbp._objective import Objective
 from fastbp._params import FAN_OUT, coef_views, pack
 from fastbp._plan import dense_source, forward_workspace, make_network
 from fastbp._propagate import for_each_block
 from fastbp._threads import compute_threads, use_threads
+from fastbp._validation import hidden_activation_list
 from fastbp._warmup import ensure_compiled
 
 
@@ -76,7 +73,10 @@ def _network(X, coefs, intercepts, activation, out_activation):
                 f"match coefs[{i}] of shape {W.shape}."
             )
         fan_in = W.shape[1]
-    act = _choice("activation", activation, HIDDEN_ACTIVATIONS)
+    act = [
+        ACTIVATION_CODES[name]
+        for name in hidden_activation_list(activation, len(coefs) - 1)
+    ]
     out = _choice("out_activation", out_activation, OUTPUT_ACTIVATIONS)
     theta, layout = pack(coefs, intercepts, X.dtype)
     return X, theta, layout, act, out
@@ -93,7 +93,9 @@ def forward(X, coefs, intercepts, *, activation="relu", out_activation="identity
     X : array-like of shape (n_samples, n_features)
     coefs : list of arrays of shape (fan_in, fan_out)
     intercepts : list of arrays of shape (fan_out,)
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+    activation : str or sequence of str, default='relu'
+        A hidden activation (``fastbp._activations.HIDDEN_ACTIVATIONS``) for
+        every hidden layer, or one per hidden layer.
     out_activation : {'identity', 'logistic', 'softmax', 'exp'}, default='identity'
 
     Returns

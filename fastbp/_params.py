@@ -75,17 +75,17 @@ def pack(coefs, intercepts, dtype):
     return theta, layout
 
 
-def init_theta(layout, n_params, activation, random_state, dtype):
+def init_theta(layout, n_params, factors, random_state, dtype):
     """Glorot-uniform initialisation drawn exactly as scikit-learn 1.9 draws it.
 
-    For each layer in order: W ~ U(-r, r) of shape (fan_in, fan_out), then
-    b ~ U(-r, r) of shape (fan_out,), with r = sqrt(factor / (fan_in + fan_out)),
-    factor = 2 for logistic and 6 otherwise; drawn in float64, then cast.
+    For each layer l in order: W ~ U(-r, r) of shape (fan_in, fan_out), then
+    b ~ U(-r, r) of shape (fan_out,), with r = sqrt(factors[l] / (fan_in +
+    fan_out)) (``_activations.init_factor``: 2 for logistic, 6 otherwise);
+    drawn in float64, then cast.
     """
     theta = np.empty(n_params, dtype=dtype)
     coefs, intercepts = coef_views(theta, layout)
-    factor = 2.0 if activation == "logistic" else 6.0
-    for W, b in zip(coefs, intercepts, strict=True):
+    for W, b, factor in zip(coefs, intercepts, factors, strict=True):
         fan_in, fan_out = W.shape
         bound = np.sqrt(factor / (fan_in + fan_out))
         W[...] = random_state.uniform(-bound, bound, (fan_in, fan_out))

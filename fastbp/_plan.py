@@ -7,12 +7,13 @@ them as structs, so a kernel reads ``plan.network.theta``, never ``args[5]``):
 * ``Source(X, data, indices, indptr)``: the input rows.  Dense X
   (n_samples, n_features) when ``indptr`` is empty; else CSR arrays (int64
   indices) and X an empty (0, n_features) placeholder.
-* ``Network(theta, layout, act_code, out_code, loss_code, alpha)``: the flat
-  parameters (``_params``), the hidden / output activation and loss codes,
-  the L2 strength.
-* ``Workspace(X_buf, Y_buf, sw_buf, acts, deltas, weights_t, block_grads,
-  block_loss, chunk_sums, grad)``: every buffer of one wave of m rows (see
-  ``_propagate``); a forward-only workspace leaves the backward ones empty.
+* ``Network(theta, layout, act_codes, out_code, loss_code, alpha)``: the flat
+  parameters (``_params``), the activation code of each hidden layer
+  (int64 array), the output activation and loss codes, the L2 strength.
+* ``Workspace(X_buf, Y_buf, sw_buf, acts, pre_acts, deltas, weights_t,
+  block_grads, block_loss, chunk_sums, grad)``: every buffer of one wave of m
+  rows (see ``_propagate``); a forward-only workspace leaves the backward ones
+  (and pre_acts) empty.
 * ``Optimizer`` (``_optimizers``): the solver code, hyperparameters and state.
 * ``Plan(source, Y, sw, network, work, optimizer, threaded)``: Y (n_samples,
   n_outputs) targets in theta's dtype, sw (n_samples,) weights or empty, and
@@ -27,6 +28,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from fastbp._activations import PRE_ACTIVATION_CODES
 from fastbp._config import MIN_BLOCK_ROWS, WAVE_BLOCKS
 from fastbp._optimizers import SGD, Optimizer
 from fastbp._params import B_OFFSET, FAN_OUT, param_chunks
@@ -34,7 +36,7 @@ from fastbp._propagate import block_plan, wave_rows
 
 Source = namedtuple("Source", ["X", "data", "indices", "indptr"])
 Network = namedtuple(
-    "Network", ["theta", "layout", "act_code", "out_code", "loss_code", "alpha"]
+    "Network", ["theta", "layout", "act_codes", "out_code", "loss_code", "alpha"]
 )
 Workspace = namedtuple(
     "Workspace",
@@ -43,6 +45,7 @@ Workspace = namedtuple(
         "Y_buf",
         "sw_buf",
         "acts",
+        "pre_acts",
         "deltas",
         "weights_t",
         "block_grads",
@@ -64,11 +67,19 @@ def dense_source(X):
 
 
 def make_network(theta, layout, codes, alpha):
-    """Network over theta (not copied); codes = (act, out, loss)."""
-    act_code, out_code, loss_code = codes
+    """Network over theta (not copied); codes = (act, out, loss), act one
+    hidden activation code for every hidden layer or a sequence of one per
+    hidden layer."""
+    act, out_code, loss_code = codes
+    act_codes = np.empty(layout.shape[0] - 1, dtype=np.int64)
+    act_codes[:] = act
     return Network(
-        theta, layout, int(act_code), int(out_code), int(loss_code), float(alpha)
+        theta, layout, act_codes, int(out_code), int(loss_code), float(alpha)
     )
+
+
+def _keeps_pre_activations(network):
+    return any(code in PRE_ACTIVATION_CODES for code in network.act_codes.tolist())
 
 
 def wave_capacity(n_rows, layout):
@@ -107,6 +118,7 @@ def _empty_workspace(dtype):
         empty,
         empty,
         empty,
+        empty,
         empty_2d,
         no_sums,
         no_sums,
@@ -118,8 +130,10 @@ def _empty_workspace(dtype):
 _EMPTY_WORKSPACES = {np.dtype(d): _empty_workspace(d) for d in (np.float32, np.float64)}
 
 
-def training_workspace(n_rows, n_features, n_outputs, layout, dtype):
-    """A Workspace for loss and gradient calls over up to ``n_rows`` rows."""
+def training_workspace(n_rows, n_features, n_outputs, layout, dtype, keep_pre=False):
+    """A Workspace for loss and gradient calls over up to ``n_rows`` rows;
+    pre_acts is allocated when ``keep_pre`` (a hidden layer's activation
+    ``needs_pre_activation``)."""
     m = wave_capacity(n_rows, layout)
     n_params = int(layout[-1, B_OFFSET] + layout[-1, FAN_OUT])
     n_blocks = int(block_plan(m, layout)[0])
@@ -129,6 +143,7 @@ def training_workspace(n_rows, n_features, n_outputs, layout, dtype):
         np.empty((m, n_outputs), dtype=dtype),
         np.empty(m, dtype=dtype),
         acts,
+        np.empty_like(acts) if keep_pre else acts[:0],
         np.empty_like(acts),
         np.zeros(int(layout[0, B_OFFSET]), dtype=dtype),
         np.empty((n_blocks, n_params), dtype=dtype),
@@ -149,7 +164,12 @@ def make_plan(source, Y, sw, network, n_rows, threaded, optimizer=None):
     rows per call (a batch, or every row for a full-batch objective)."""
     dtype = network.theta.dtype
     work = training_workspace(
-        n_rows, source.X.shape[1], Y.shape[1], network.layout, dtype
+        n_rows,
+        source.X.shape[1],
+        Y.shape[1],
+        network.layout,
+        dtype,
+        _keeps_pre_activations(network),
     )
     if optimizer is None:
         optimizer = no_optimizer(dtype)

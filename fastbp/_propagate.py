@@ -15,6 +15,9 @@ sizes = [n_features, *fan_outs]:
 
 * ``work.acts`` / ``work.deltas``: flat; layer l's (m, fan_out_l) activation
   and dL/dz are C-contiguous views at offset m * sum(fan_out_j, j < l).
+  ``work.pre_acts``, laid out the same way, keeps Z_l for the hidden layers
+  whose activation ``needs_pre_activation`` (GELU, SiLU) when training; it is
+  empty otherwise.
 * ``work.block_grads`` (n_blocks, n_params) and ``work.block_loss``
   (n_blocks,): per-block partial sums of A_prev^T delta / column sums of
   delta, and of w_i l(y_i, a_i).
@@ -23,7 +26,7 @@ sizes = [n_features, *fan_outs]:
   at W_l's offset.
 
 With Z_l = A_{l-1} W_l + b_l and A_l = f_l(Z_l) (A_{-1} = X), back-propagation
-is  delta_L = w_i dl/dz_L  and  delta_{l-1} = (delta_l W_l^T) * f'(A_{l-1});
+is  delta_L = w_i dl/dz_L  and  delta_{l-1} = (delta_l W_l^T) * f'(Z_{l-1});
 then dL/dW_l = (A_{l-1}^T delta_l + alpha W_l) / S and dL/db_l = sum_i delta_l / S.
 
 Compile time: a kernel that calls another links a copy of the callee's
@@ -36,7 +39,12 @@ np.bool_, since a literal argument compiles a separate specialisation.
 import numpy as np
 from numba import prange
 
-from fastbp._activations import bias_activate_inplace, multiply_derivative_inplace
+from fastbp._activations import (
+    add_bias_into,
+    bias_activate_inplace,
+    multiply_derivative_inplace,
+    needs_pre_activation,
+)
 from fastbp._config import (
     FEW_COLUMNS,
     MAX_BLOCK_ROWS,
@@ -145,22 +153,27 @@ def transpose_weights_into(theta, layout, weights_t):
 
 
 @jit
-def forward_rows(X_rows, network, acts, n_rows, r0):
+def forward_rows(X_rows, network, work, n_rows, r0):
     """Forward pass for the rows r0 : r0 + len(X_rows) of a wave of n_rows.
 
-    A_l = f_l(A_{l-1} W_l + b_l), with f = network.act_code for hidden layers
-    and network.out_code for the last one.
-    Writes: rows r0.. of every layer view of acts.
+    A_l = f_l(Z_l), Z_l = A_{l-1} W_l + b_l, with f_l = network.act_codes[l]
+    for hidden layers and network.out_code for the last one.  When
+    work.pre_acts is not empty, Z_l is kept there for the layers whose f_l
+    ``needs_pre_activation``.
+    Writes: rows r0.. of every layer view of work.acts (and work.pre_acts).
     """
     theta, layout = network.theta, network.layout
     r1 = r0 + X_rows.shape[0]
-    n_layers = layout.shape[0]
+    last = layout.shape[0] - 1
     A_prev = X_rows
-    for layer in range(n_layers):
-        A = layer_view(acts, layout, layer, n_rows)[r0:r1]
+    for layer in range(last + 1):
+        A = layer_view(work.acts, layout, layer, n_rows)[r0:r1]
         np.dot(A_prev, weight_view(theta, layout, layer), A)
-        code = network.out_code if layer == n_layers - 1 else network.act_code
-        bias_activate_inplace(A, bias_view(theta, layout, layer), code)
+        code = network.out_code if layer == last else network.act_codes[layer]
+        b = bias_view(theta, layout, layer)
+        if work.pre_acts.shape[0] > 0 and needs_pre_activation(code):
+            add_bias_into(A, b, layer_view(work.pre_acts, layout, layer, n_rows)[r0:r1])
+        bias_activate_inplace(A, b, code)
         A_prev = A
 
 
@@ -200,10 +213,12 @@ def backward_rows(X_rows, Y_rows, sw_rows, network, work, n_rows, r0, grad_out):
     """Loss, deltas and gradient partial sums for rows r0 : r0 + len(X_rows)
     of a wave of n_rows.
 
-    Assumes ``forward_rows`` filled the same rows of work.acts and
+    Assumes ``forward_rows`` filled the same rows of work.acts (and
+    work.pre_acts) and
     ``transpose_weights_into`` refreshed work.weights_t.  delta_L row i is
     w_i * dl/dz_L (w_i = 1 without weights); then delta_{l-1} = (delta_l W_l^T)
-    * f'(A_{l-1}).  grad_out receives A_{l-1}^T delta_l at each W_l offset and
+    * f'(Z_{l-1}) (from A_{l-1}, or from Z_{l-1} in work.pre_acts for the
+    activations that need it).  grad_out receives A_{l-1}^T delta_l at each W_l offset and
     sum_i delta_l at each b_l offset (no alpha term, no 1/S).
     Writes: rows r0.. of work.deltas' layer views, grad_out (n_params,).
     Returns sum_i w_i l(y_i, a_i) over these rows, in float64.
@@ -232,7 +247,11 @@ def backward_rows(X_rows, Y_rows, sw_rows, network, work, n_rows, r0, grad_out):
                 np.dot(D, W_t, D_prev)
             else:
                 np.dot(D, weight_view(theta, layout, layer).T, D_prev)
-            multiply_derivative_inplace(D_prev, A_prev, network.act_code)
+            code = network.act_codes[layer - 1]
+            Z_prev = A_prev
+            if needs_pre_activation(code):
+                Z_prev = layer_view(work.pre_acts, layout, layer - 1, n_rows)[r0:r1]
+            multiply_derivative_inplace(D_prev, A_prev, Z_prev, code)
             D = D_prev
     return loss
 
@@ -248,7 +267,7 @@ def block_task(blk, rows_per_block, X, Y, sw, network, work, backward):
     n_rows = X.shape[0]
     r0 = blk * rows_per_block
     r1 = min(r0 + rows_per_block, n_rows)
-    forward_rows(X[r0:r1], network, work.acts, n_rows, r0)
+    forward_rows(X[r0:r1], network, work, n_rows, r0)
     if backward:
         sw_rows = sw[r0:r1] if sw.shape[0] > 0 else sw
         work.block_loss[blk] = backward_rows(

@@ -46,10 +46,20 @@ from sklearn.utils.validation import (  # noqa: F401  (re-exported)
     validate_data,
 )
 
+from fastbp._activations import HIDDEN_ACTIVATIONS, init_factor
 from fastbp._plan import Source, dense_source
 
-CLASSIFIER_CONSTRAINTS = dict(_SklearnMLPClassifier._parameter_constraints)
-REGRESSOR_CONSTRAINTS = dict(_SklearnMLPRegressor._parameter_constraints)
+# scikit-learn's constraints; ``activation`` also takes fastbp's activations
+# and one name per hidden layer (checked by ``hidden_activation_list``).
+_ACTIVATION_CONSTRAINT = [StrOptions(set(HIDDEN_ACTIVATIONS)), list, tuple]
+CLASSIFIER_CONSTRAINTS = {
+    **_SklearnMLPClassifier._parameter_constraints,
+    "activation": _ACTIVATION_CONSTRAINT,
+}
+REGRESSOR_CONSTRAINTS = {
+    **_SklearnMLPRegressor._parameter_constraints,
+    "activation": _ACTIVATION_CONSTRAINT,
+}
 
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
@@ -308,6 +318,44 @@ def hidden_layer_list(hidden_layer_sizes):
     if np.any(np.array(sizes) <= 0):
         raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
     return [int(s) for s in sizes]
+
+
+def hidden_activation_list(activation, n_hidden):
+    """One activation name per hidden layer: ``activation`` repeated, or the
+    sequence itself, once its length and names are checked."""
+    if isinstance(activation, str):
+        names, given = [activation] * n_hidden, [activation]
+    else:
+        names = given = list(activation)
+        if len(names) != n_hidden:
+            raise ValueError(
+                f"activation has {len(names)} names but the network has "
+                f"{n_hidden} hidden layers (hidden_layer_sizes); give one name "
+                f"per hidden layer or a single name."
+            )
+    unknown = [name for name in given if name not in HIDDEN_ACTIVATIONS]
+    if unknown:
+        raise ValueError(
+            f"activation={unknown[0]!r} is not a hidden activation; choose one of "
+            f"{list(HIDDEN_ACTIVATIONS)}."
+        )
+    return names
+
+
+def layer_init_factors(activation, n_hidden):
+    """The Glorot factor of each layer's weights (``init_factor``).
+
+    A single name: scikit-learn's rule, that name's factor for every layer,
+    the output layer included.  One name per hidden layer: each hidden layer
+    uses its own activation's factor, the output layer the last hidden
+    layer's (so a sequence of one repeated name equals that name).
+    """
+    if isinstance(activation, str):
+        return [init_factor(activation)] * (n_hidden + 1)
+    factors = [
+        init_factor(name) for name in hidden_activation_list(activation, n_hidden)
+    ]
+    return [*factors, factors[-1] if factors else init_factor("relu")]
 
 
 def as_source(X):

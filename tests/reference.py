@@ -21,9 +21,11 @@ sums, scikit-learn issue #8349).
 import itertools
 
 import numpy as np
-from scipy.special import xlogy
+from scipy.special import erf, expit, xlogy
 
-HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+SKLEARN_HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+FASTBP_HIDDEN_ACTIVATIONS = ("leaky_relu", "elu", "gelu", "silu", "softplus")
+HIDDEN_ACTIVATIONS = SKLEARN_HIDDEN_ACTIVATIONS + FASTBP_HIDDEN_ACTIVATIONS
 OUTPUT_ACTIVATIONS = ("identity", "logistic", "softmax", "exp")
 LOSSES = ("squared_error", "log_loss", "binary_log_loss", "poisson")
 
@@ -54,6 +56,16 @@ def activation(name, Z):
         return np.exp(Z)
     if name == "softmax":
         return softmax(np.atleast_2d(Z)).reshape(Z.shape)
+    if name == "leaky_relu":
+        return np.where(Z > 0, Z, 0.01 * Z)
+    if name == "elu":
+        return np.where(Z > 0, Z, np.expm1(np.minimum(Z, 0.0)))
+    if name == "gelu":
+        return 0.5 * Z * (1.0 + erf(Z / np.sqrt(2.0)))
+    if name == "silu":
+        return Z * expit(Z)
+    if name == "softplus":
+        return np.logaddexp(0.0, Z)
     raise ValueError(name)
 
 
@@ -75,6 +87,19 @@ def activation_derivative(name, Z):
         return (Z > 0).astype(Z.dtype)
     if name == "exp":
         return np.exp(Z)
+    if name == "leaky_relu":  # left slope at 0, as ReLU
+        return np.where(Z > 0, 1.0, 0.01).astype(Z.dtype)
+    if name == "elu":
+        return np.where(Z > 0, 1.0, np.exp(np.minimum(Z, 0.0)))
+    if name == "gelu":  # Phi(z) + z phi(z)
+        return 0.5 * (1.0 + erf(Z / np.sqrt(2.0))) + Z * np.exp(-0.5 * Z**2) / np.sqrt(
+            2.0 * np.pi
+        )
+    if name == "silu":
+        s = expit(Z)
+        return s * (1.0 + Z * (1.0 - s))
+    if name == "softplus":
+        return expit(Z)
     raise ValueError(name)
 
 
@@ -210,13 +235,21 @@ def random_network(rng, layer_sizes, scale=1.0):
 # ----------------------------------------------------------------------------
 
 
+def hidden_name(hidden, layer):
+    """Hidden layer ``layer``'s activation: ``hidden`` itself, or its
+    ``layer``-th entry when one name per hidden layer is given."""
+    return hidden if isinstance(hidden, str) else hidden[layer]
+
+
 def forward(X, coefs, intercepts, hidden, out):
-    """Return (Zs, As): pre-activations and activations of every layer."""
+    """Return (Zs, As): pre-activations and activations of every layer;
+    ``hidden`` is one name or one per hidden layer."""
     Zs, As = [], []
     A = X
     for layer, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
         Z = A @ W + b
-        A = activation(out if layer == len(coefs) - 1 else hidden, Z)
+        last = layer == len(coefs) - 1
+        A = activation(out if last else hidden_name(hidden, layer), Z)
         Zs.append(Z)
         As.append(A)
     return Zs, As
@@ -250,7 +283,7 @@ def loss_and_gradients(
         intercept_grads[layer] = delta.sum(axis=0) / S
         if layer > 0:
             delta = (delta @ coefs[layer].T) * activation_derivative(
-                hidden, Zs[layer - 1]
+                hidden_name(hidden, layer - 1), Zs[layer - 1]
             )
     return L, coef_grads, intercept_grads
 

@@ -130,7 +130,6 @@ def test_set_params_and_clone(kind):
 INVALID_PARAMS = [
     ("hidden_layer_sizes", -1),
     ("hidden_layer_sizes", "wide"),
-    ("activation", "softmax"),
     ("solver", "newton"),
     ("alpha", -1.0),
     ("batch_size", 0),
@@ -166,6 +165,23 @@ INVALID_PARAMS = [
 def test_invalid_hyperparameter_same_error(kind, name, value):
     X, y = data_for(kind)
     assert_same_error(kind, lambda M: M(**{name: value}).fit(X, y))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_invalid_activation_lists_fastbp_activations(kind):
+    """fastbp accepts more activations than scikit-learn, so its message lists
+    them; the exception type is scikit-learn's (InvalidParameterError)."""
+    from reference import HIDDEN_ACTIVATIONS
+
+    X, y = data_for(kind)
+    ref_type, _ = outcome(lambda: getattr(sk, kind)(activation="softmax").fit(X, y))
+    got_type, message = outcome(
+        lambda: getattr(fastbp, kind)(activation="softmax").fit(X, y)
+    )
+    assert got_type is ref_type and issubclass(got_type, ValueError)
+    assert message.startswith(f"The 'activation' parameter of {kind} must be")
+    assert message.endswith("Got 'softmax' instead.")
+    assert all(repr(name) in message for name in HIDDEN_ACTIVATIONS)
 
 
 def test_invalid_loss_same_error():

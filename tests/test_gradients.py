@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from reference import (
+    HIDDEN_ACTIVATIONS,
     loss_and_gradients,
     pack,
     random_network,
@@ -38,7 +39,7 @@ H = 1e-6
 MAX_ERROR = 1e-8
 MEAN_ERROR = 2e-9
 
-ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+ACTIVATIONS = HIDDEN_ACTIVATIONS  # scikit-learn's four and fastbp's five
 LOSS_CASES = [
     # (out_activation, loss, n_outputs): the pairs scikit-learn's estimators use
     ("identity", "squared_error", 1),
@@ -59,6 +60,14 @@ LOSS_CASES = [
 SIZES = (4, 5, 3)  # a 4-5-3 network; the output width follows n_outputs
 N_SAMPLES = 7
 RELU_MARGIN = 0.1  # min |hidden pre-activation|, far beyond h * |x| ~ 1e-6
+# One activation per hidden layer, on a 4-5-4-n_outputs network.
+LAYER_MIXES = [
+    ("gelu", "silu"),
+    ("silu", "relu"),
+    ("softplus", "gelu"),
+    ("elu", "leaky_relu"),
+    ("tanh", "softplus"),
+]
 
 
 def make_targets(rng, loss, n, n_outputs):
@@ -71,20 +80,23 @@ def make_targets(rng, loss, n, n_outputs):
     return rng.integers(0, 2, size=(n, n_outputs)).astype(float)
 
 
-def tiny_problem(rng, act, loss, n_outputs, weighted):
-    """Data, targets, weights and a 4-5-n_outputs network whose hidden
-    pre-activations all stay RELU_MARGIN away from ReLU's kink."""
-    sizes = (*SIZES[:-1], n_outputs)
+def tiny_problem(rng, act, loss, n_outputs, weighted, hidden=SIZES[1:-1]):
+    """Data, targets, weights and a 4-<hidden>-n_outputs network whose hidden
+    pre-activations all stay RELU_MARGIN away from the kinks at 0."""
+    sizes = (SIZES[0], *hidden, n_outputs)
     X = rng.normal(size=(N_SAMPLES, sizes[0]))
     coefs, intercepts = random_network(rng, sizes, scale=0.8)
-    Z = X @ coefs[0]
-    for j in range(sizes[1]):  # move each hidden unit's intercept off the kink
-        for _ in range(1000):
-            if np.abs(Z[:, j] + intercepts[0][j]).min() > RELU_MARGIN:
-                break
-            intercepts[0][j] = rng.normal(0.0, 0.5)
-        else:
-            raise AssertionError("could not keep ReLU pre-activations off 0")
+    A = X
+    for layer in range(len(hidden)):
+        Z = A @ coefs[layer]
+        for j in range(sizes[layer + 1]):  # move each unit's intercept off 0
+            for _ in range(1000):
+                if np.abs(Z[:, j] + intercepts[layer][j]).min() > RELU_MARGIN:
+                    break
+                intercepts[layer][j] = rng.normal(0.0, 0.5)
+            else:
+                raise AssertionError("could not keep pre-activations off 0")
+        A = np.tanh(Z + intercepts[layer])  # any activation: kinks are at z = 0
     Y = make_targets(rng, loss, N_SAMPLES, n_outputs)
     if n_outputs == 1:
         Y = Y.ravel()  # the public API accepts 1-D y for one output
@@ -147,12 +159,11 @@ def describe_worst(err, grad, numeric, sizes):
     )
 
 
-@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-@pytest.mark.parametrize(("out", "loss", "n_outputs"), LOSS_CASES)
-@pytest.mark.parametrize("act", ACTIVATIONS)
-def test_grad_matches_central_differences(act, out, loss, n_outputs, weighted, rng):
+def assert_matches_central_differences(
+    act, out, loss, n_outputs, weighted, rng, hidden
+):
     sizes, X, Y, coefs, intercepts, sw = tiny_problem(
-        rng, act, loss, n_outputs, weighted
+        rng, act, loss, n_outputs, weighted, hidden
     )
     f = objective(sizes, X, Y, act, out, loss, 0.3, sw)
     theta = pack(coefs, intercepts)
@@ -163,6 +174,51 @@ def test_grad_matches_central_differences(act, out, loss, n_outputs, weighted, r
     err = np.abs(numeric - grad) / max(1.0, abs(L))
     assert err.max() < MAX_ERROR, describe_worst(err, grad, numeric, sizes)
     assert err.mean() < MEAN_ERROR, describe_worst(err, grad, numeric, sizes)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize(("out", "loss", "n_outputs"), LOSS_CASES)
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_grad_matches_central_differences(act, out, loss, n_outputs, weighted, rng):
+    assert_matches_central_differences(
+        act, out, loss, n_outputs, weighted, rng, SIZES[1:-1]
+    )
+
+
+@pytest.mark.parametrize(("out", "loss", "n_outputs"), LOSS_CASES)
+@pytest.mark.parametrize("mix", LAYER_MIXES, ids="+".join)
+def test_grad_with_one_activation_per_layer(mix, out, loss, n_outputs, rng):
+    assert_matches_central_differences(mix, out, loss, n_outputs, True, rng, (5, 4))
+
+
+@pytest.mark.parametrize(("out", "loss", "n_outputs"), LOSS_CASES)
+@pytest.mark.parametrize("act", [*ACTIVATIONS, ("gelu", "softplus")], ids=str)
+def test_float32_gradient_is_the_float64_gradient_rounded(
+    act, out, loss, n_outputs, rng
+):
+    """In float32 the loss and gradient are the float64 ones (checked by
+    central differences above) to float32 precision: the same kernels, with
+    every operation rounded to float32."""
+    hidden = (5,) if isinstance(act, str) else (5, 4)
+    _, X, Y, coefs, intercepts, sw = tiny_problem(
+        rng, act, loss, n_outputs, True, hidden
+    )
+    args = dict(activation=act, out_activation=out, loss=loss, alpha=0.3)
+    L64, gW64, gb64 = fastbp.loss_and_gradients(
+        X, Y, coefs, intercepts, sample_weight=sw, **args
+    )
+    f32 = [np.float32(a) for a in (X, *coefs, *intercepts)]
+    X32, coefs32, intercepts32 = f32[0], f32[1 : len(coefs) + 1], f32[len(coefs) + 1 :]
+    L32, gW32, gb32 = fastbp.loss_and_gradients(
+        X32, Y, coefs32, intercepts32, sample_weight=sw, **args
+    )
+    assert np.asarray(pack(gW32, gb32)).dtype == np.float32
+    # The inputs themselves were rounded to float32: compare with a tolerance
+    # of a few hundred float32 ulps of the scale.
+    scale = max(1.0, abs(L64))
+    assert abs(L32 - L64) < 1e-4 * scale
+    g64, g32 = pack(gW64, gb64), pack(gW32, gb32).astype(np.float64)
+    assert np.abs(g32 - g64).max() < 1e-4 * max(scale, np.abs(g64).max())
 
 
 # ----------------------------------------------------------------------------

@@ -194,8 +194,8 @@ def test_wrong_shapes(change, message, problem):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(activation="softplus"), "activation='softplus' is not supported"),
-        (dict(activation="softmax"), "activation='softmax' is not supported"),
+        (dict(activation="swish"), "activation='swish' is not a hidden activation"),
+        (dict(activation="softmax"), "activation='softmax' is not a hidden activation"),
         (dict(out_activation="relu"), "out_activation='relu' is not supported"),
         (dict(loss="hinge"), "loss='hinge' is not supported"),
     ],

@@ -25,6 +25,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from reference import (
+    HIDDEN_ACTIVATIONS,
     activation,
     activation_derivative,
     adam_update,
@@ -117,6 +118,8 @@ def csr_source(X):
 def codes_of(hidden, out, loss):
     """(hidden activation, output activation, loss) codes, as the estimators
     pass them to ``make_network``."""
+    if not isinstance(hidden, str):  # one per hidden layer
+        return ([ACTIVATION_CODES[h] for h in hidden], *codes_of("relu", out, loss)[1:])
     return (ACTIVATION_CODES[hidden], ACTIVATION_CODES[out], LOSS_CODES[loss])
 
 
@@ -174,17 +177,20 @@ def test_bias_activate_inplace(name, dtype, n_units, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", ["identity", "logistic", "tanh", "relu", "exp"])
+@pytest.mark.parametrize("name", [*HIDDEN_ACTIVATIONS, "exp"])
 def test_multiply_derivative_inplace(name, dtype, rng):
     Z = rng.normal(scale=2.0, size=(7, 4))
-    Z[0] = [-30.0, -1.0, 0.0, 30.0]  # saturation; ReLU's f'(0) = 0
+    Z[0] = [-30.0, -1.0, 0.0, 30.0]  # saturation; the left slope at 0
     Z = Z.astype(dtype).astype(np.float64)
     D = rng.normal(size=Z.shape).astype(dtype)
     A = activation(name, Z).astype(dtype)
-    # The kernel derives f'(z) from the rounded a = f(z), the twin from z.
+    # The kernel derives f'(z) from the rounded a = f(z) (or, for GELU and
+    # SiLU, from z), the twin from z.
     expected = D.astype(np.float64) * activation_derivative(name, Z)
     got = D.copy()
-    _activations.multiply_derivative_inplace(got, A, ACTIVATION_CODES[name])
+    _activations.multiply_derivative_inplace(
+        got, A, Z.astype(dtype), ACTIVATION_CODES[name]
+    )
     assert got.dtype == dtype
     assert_twin(got, expected, dtype, name)
 
@@ -459,7 +465,17 @@ GRAD_CASES = [
     ("identity", "logistic", "binary_log_loss", 3),
     ("tanh", "exp", "poisson", 2),
     ("logistic", "softmax", "squared_error", 3),
+    # fastbp's activations; one per hidden layer; GELU / SiLU keep Z in pre_acts
+    ("gelu", "identity", "squared_error", 2),
+    ("leaky_relu", "exp", "poisson", 2),
+    (("silu", "softplus"), "softmax", "log_loss", 3),
+    (("elu", "gelu"), "logistic", "binary_log_loss", 3),
 ]
+
+
+def case_id(case):
+    hidden = case[0] if isinstance(case[0], str) else "+".join(case[0])
+    return "-".join(map(str, (hidden, *case[1:])))
 
 
 def run_loss_and_grad(X, Y, sw, rows, theta, sizes, case, alpha, threaded, source=None):
@@ -512,10 +528,10 @@ def reference_grad(sizes, theta, X, Y, sw, rows, case, alpha, eps):
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("rows", list(ROW_COUNTS))
-@pytest.mark.parametrize("case", GRAD_CASES, ids=lambda c: "-".join(map(str, c)))
+@pytest.mark.parametrize("case", GRAD_CASES, ids=case_id)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_loss_and_grad_into(dtype, case, rows, weighted, rng):
-    if dtype == np.float32 and case[0] == "relu":
+    if dtype == np.float32 and case[0] in ("relu", "leaky_relu"):
         case = ("tanh", *case[1:])  # see FORWARD_CASES
     n_rows = row_count(rows, (*BLOCKY[:-1], case[3]))
     sizes, theta, X, Y, sw, rows = grad_problem(
