@@ -239,6 +239,8 @@ class MLPRegressorCV(RegressorMixin, _BaseMLPCV):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        huber_delta=1.0,
+        quantile=0.5,
         cv=None,
         scoring=None,
         refit=True,

@@ -128,6 +128,10 @@ class _BaseMLP(BaseEstimator):
             self._publish(*pack(self.coefs_, self.intercepts_, dtype))
         return self._theta, self._layout
 
+    def _loss_param(self):
+        """The Network's loss_param (``_losses``): none for scikit-learn's losses."""
+        return 0.0
+
     def _codes(self):
         loss = loss_for_output(self.loss, self.out_activation_)
         names = hidden_activation_list(self.activation, self.n_layers_ - 2)
@@ -192,7 +196,9 @@ class _BaseMLP(BaseEstimator):
         theta, layout = self._parameters()
         Y = np.ascontiguousarray(y, dtype=theta.dtype)
         source = as_source(X.astype(theta.dtype, copy=False))
-        network = make_network(theta, layout, self._codes(), self.alpha)
+        network = make_network(
+            theta, layout, self._codes(), self.alpha, self._loss_param()
+        )
         if self.solver in _STOCHASTIC_SOLVERS:
             ensure_compiled(theta.dtype, "stochastic")
             return self._plan_stochastic(source, Y, y, sw, network, incremental)
@@ -713,9 +719,19 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Parameters
     ----------
-    loss : {{'squared_error', 'poisson'}}, default='squared_error'
+    loss : {{'squared_error', 'poisson', 'absolute_error', 'huber', \
+'quantile'}}, default='squared_error'
         Half squared error, or half Poisson deviance with an exponential output
-        (requires y >= 0; fastbp raises a ValueError for negative y).{_COMMON_PARAMETERS_DOC}
+        (requires y >= 0; fastbp raises a ValueError for negative y).  fastbp
+        only (a model using them is not reproducible with scikit-learn's
+        class): 'absolute_error' |y - a|, 'huber' (0.5 r^2 for |r| <=
+        huber_delta, huber_delta (|r| - huber_delta / 2) beyond) and
+        'quantile' (the pinball loss of level ``quantile``), all with an
+        identity output; summed over outputs.{_COMMON_PARAMETERS_DOC}
+    huber_delta : float > 0, default=1.0
+        Where the Huber loss turns from quadratic to linear (fastbp only).
+    quantile : float in (0, 1), default=0.5
+        The quantile that loss='quantile' estimates (fastbp only).
 
     Attributes
     ----------{_COMMON_ATTRIBUTES_DOC}
@@ -759,8 +775,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        huber_delta=1.0,
+        quantile=0.5,
     ):
         _store_arguments(self, locals())
+
+    def _loss_param(self):
+        return {"huber": self.huber_delta, "quantile": self.quantile}.get(
+            self.loss, 0.0
+        )
 
     def predict(self, X):
         """Predict using the multi-layer perceptron model.

@@ -14,7 +14,16 @@ LOG_LOSS           -sum_k y_k log(clip(a_k)); with ONE output column it is
                    the binary loss below (scikit-learn appends 1 - a, 1 - y)
 BINARY_LOG_LOSS    -sum_k [y_k log(clip(a_k)) + (1 - y_k) log(1 - clip(a_k))]
 POISSON            sum_k [y_k log(y_k / a_k) - y_k + a_k]   (half deviance)
+ABSOLUTE_ERROR     sum_k |y_k - a_k|                         (fastbp only)
+HUBER              sum_k h(a_k - y_k), h(r) = r^2 / 2 for |r| <= delta,
+                   delta (|r| - delta / 2) beyond            (fastbp only)
+QUANTILE           sum_k rho(y_k - a_k), rho(r) = q r for r >= 0,
+                   (q - 1) r below  (pinball loss)           (fastbp only)
 =================  =========================================================
+
+``loss_param`` carries HUBER's delta and QUANTILE's q (unused otherwise).  At
+the kinks the derivative is the subgradient 0 (|r| at r = 0, pinball at
+r = 0); Huber's is continuous.
 
 ``clip`` limits probabilities to [eps, 1 - eps] with eps the dtype's machine
 epsilon, and ``0 log(.) = 0``.  One deliberate difference from scikit-learn: for
@@ -40,14 +49,22 @@ from fastbp._activations import (
 from fastbp._config import jit
 from fastbp._vector_math import simd_log
 
-SQUARED_ERROR, LOG_LOSS, BINARY_LOG_LOSS, POISSON = range(4)
+SQUARED_ERROR, LOG_LOSS, BINARY_LOG_LOSS, POISSON, ABSOLUTE_ERROR, HUBER, QUANTILE = (
+    range(7)
+)
 
 LOSS_CODES = {
     "squared_error": SQUARED_ERROR,
     "log_loss": LOG_LOSS,
     "binary_log_loss": BINARY_LOG_LOSS,
     "poisson": POISSON,
+    "absolute_error": ABSOLUTE_ERROR,
+    "huber": HUBER,
+    "quantile": QUANTILE,
 }
+# MLPRegressor's losses: scikit-learn's two, then fastbp's (opt-in).
+SKLEARN_REGRESSION_LOSSES = ("squared_error", "poisson")
+REGRESSION_LOSSES = (*SKLEARN_REGRESSION_LOSSES, "absolute_error", "huber", "quantile")
 
 
 def loss_for_output(loss, out_activation):
@@ -107,7 +124,7 @@ def _all_hard_labels(y_flat):
 
 
 @jit
-def row_loss(y_row, a_row, loss_code):
+def row_loss(y_row, a_row, loss_code, loss_param):
     """Return l(y_i, a_i) for one row (see the module table), in float64.
 
     Accumulating in float64 keeps float32 batches accurate; the value is only
@@ -124,6 +141,16 @@ def row_loss(y_row, a_row, loss_code):
             total += 0.5 * d * d
         elif loss_code == POISSON:
             total += _xlogy(y, y / a) - y + a
+        elif loss_code == ABSOLUTE_ERROR:
+            total += np.abs(np.float64(y) - np.float64(a))
+        elif loss_code == HUBER:
+            r = np.abs(np.float64(a) - np.float64(y))
+            total += (
+                0.5 * r * r if r <= loss_param else loss_param * (r - 0.5 * loss_param)
+            )
+        elif loss_code == QUANTILE:
+            r = np.float64(y) - np.float64(a)
+            total += loss_param * r if r >= 0 else (loss_param - 1.0) * r
         elif loss_code == BINARY_LOG_LOSS or (loss_code == LOG_LOSS and n_outputs == 1):
             total += _binary_log_loss(y, a)
         else:  # LOG_LOSS, several columns
@@ -132,13 +159,21 @@ def row_loss(y_row, a_row, loss_code):
 
 
 @jit(inline="always")
-def _loss_derivative(y, a, loss_code, n_outputs):
+def _loss_derivative(y, a, loss_code, n_outputs, loss_param):
     """dl/da for one output element of the loss ``loss_code``."""
-    one = type(a)(1)
+    one, zero = type(a)(1), type(a)(0)
     if loss_code == SQUARED_ERROR:
         return a - y
     if loss_code == POISSON:
         return one - y / a
+    if loss_code == ABSOLUTE_ERROR:
+        return one if a > y else (-one if a < y else zero)
+    if loss_code == HUBER:
+        r, delta = a - y, type(a)(loss_param)
+        return r if np.abs(r) <= delta else (delta if r > zero else -delta)
+    if loss_code == QUANTILE:
+        q = type(a)(loss_param)
+        return -q if y > a else (one - q if y < a else zero)
     p = _clip_probability(a)
     if p != a:  # the clipped region is flat
         return type(a)(0)
@@ -165,7 +200,7 @@ def is_canonical(out_code, loss_code, n_outputs):
 
 
 @jit
-def output_delta_row(y_row, a_row, out_code, loss_code, delta_row):
+def output_delta_row(y_row, a_row, out_code, loss_code, loss_param, delta_row):
     """dl/dz for one row of output activations a = f(z).
 
     Canonical pairs: delta = a - y.  Otherwise g = dl/da element-wise and
@@ -178,7 +213,9 @@ def output_delta_row(y_row, a_row, out_code, loss_code, delta_row):
             delta_row[k] = a_row[k] - y_row[k]
         return
     for k in range(n_outputs):
-        delta_row[k] = _loss_derivative(y_row[k], a_row[k], loss_code, n_outputs)
+        delta_row[k] = _loss_derivative(
+            y_row[k], a_row[k], loss_code, n_outputs, loss_param
+        )
     if out_code == SOFTMAX:
         dot = type(a_row[0])(0)
         for k in range(n_outputs):
@@ -191,7 +228,7 @@ def output_delta_row(y_row, a_row, out_code, loss_code, delta_row):
 
 
 @jit
-def weighted_loss_and_delta_into(Y, A, sw, out_code, loss_code, D):
+def weighted_loss_and_delta_into(Y, A, sw, out_code, loss_code, loss_param, D):
     """Sum of w_i l(y_i, a_i) over a block of rows, and D = w_i dl/dz.
 
     Y, A, D: (m, n_outputs) C-contiguous; sw: (m,) or empty for unit weights.
@@ -207,7 +244,7 @@ def weighted_loss_and_delta_into(Y, A, sw, out_code, loss_code, D):
             d_flat[q] = a_flat[q] - y_flat[q]
     else:
         for i in range(A.shape[0]):
-            output_delta_row(Y[i], A[i], out_code, loss_code, D[i])
+            output_delta_row(Y[i], A[i], out_code, loss_code, loss_param, D[i])
     binary = loss_code == BINARY_LOG_LOSS or (loss_code == LOG_LOSS and A.shape[1] == 1)
     loss = 0.0
     if binary and (A.shape[1] == 1 or not weighted) and _all_hard_labels(y_flat):
@@ -220,7 +257,7 @@ def weighted_loss_and_delta_into(Y, A, sw, out_code, loss_code, D):
             loss += sw[q] * losses[q] if weighted else losses[q]
     else:
         for i in range(A.shape[0]):
-            li = row_loss(Y[i], A[i], loss_code)
+            li = row_loss(Y[i], A[i], loss_code, loss_param)
             loss += sw[i] * li if weighted else li
     if weighted:
         for i in range(A.shape[0]):

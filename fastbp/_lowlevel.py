@@ -154,8 +154,33 @@ def _weights(sample_weight, n_samples, dtype):
     return sw
 
 
+def _loss_param(loss, huber_delta, quantile):
+    """The Network's loss_param: Huber's delta, the quantile, else 0."""
+    if loss == "huber":
+        if not (np.isfinite(huber_delta) and huber_delta > 0):
+            raise ValueError(
+                f"huber_delta must be a finite number > 0; got {huber_delta!r}."
+            )
+        return float(huber_delta)
+    if loss == "quantile":
+        if not 0 < quantile < 1:
+            raise ValueError(f"quantile must be in (0, 1); got {quantile!r}.")
+        return float(quantile)
+    return 0.0
+
+
 def _objective(
-    X, y, coefs, intercepts, activation, out_activation, loss, alpha, sample_weight
+    X,
+    y,
+    coefs,
+    intercepts,
+    activation,
+    out_activation,
+    loss,
+    alpha,
+    sample_weight,
+    huber_delta,
+    quantile,
 ):
     """The validated network and data as an ``Objective`` (theta is a packed
     copy of coefs and intercepts)."""
@@ -168,7 +193,8 @@ def _objective(
     Y = _targets(y, X.shape[0], int(layout[-1, FAN_OUT]), X.dtype)
     sw = _weights(sample_weight, X.shape[0], X.dtype)
     ensure_compiled(X.dtype, "objective")
-    network = make_network(theta, layout, (act, out, loss_code), alpha)
+    loss_param = _loss_param(loss, huber_delta, quantile)
+    network = make_network(theta, layout, (act, out, loss_code), alpha, loss_param)
     return Objective(dense_source(X), Y, sw, network)
 
 
@@ -183,6 +209,8 @@ def loss_and_gradients(
     loss="squared_error",
     alpha=0.0,
     sample_weight=None,
+    huber_delta=1.0,
+    quantile=0.5,
 ):
     """Regularised loss of an MLP and its exact gradient.
 
@@ -190,7 +218,9 @@ def loss_and_gradients(
     losses of scikit-learn 1.9 (see ``fastbp._losses``; squared error sums over
     outputs), w_i = 1 and S = n_samples without sample weights, else
     S = sum_i w_i.  ``loss='log_loss'`` with a logistic output uses the binary
-    log-loss, as scikit-learn does.
+    log-loss, as scikit-learn does.  fastbp's regression losses
+    'absolute_error', 'huber' (``huber_delta``) and 'quantile' (``quantile``)
+    are accepted too.
 
     Returns
     -------
@@ -199,7 +229,17 @@ def loss_and_gradients(
     intercept_grads : list of ndarray, shaped like ``intercepts``
     """
     objective = _objective(
-        X, y, coefs, intercepts, activation, out_activation, loss, alpha, sample_weight
+        X,
+        y,
+        coefs,
+        intercepts,
+        activation,
+        out_activation,
+        loss,
+        alpha,
+        sample_weight,
+        huber_delta,
+        quantile,
     )
     with objective.threads():
         value, grad = objective(objective.theta.copy())
@@ -218,6 +258,8 @@ def check_gradients(
     loss="squared_error",
     alpha=0.0,
     sample_weight=None,
+    huber_delta=1.0,
+    quantile=0.5,
     eps=1e-6,
 ):
     """Largest relative error between ``loss_and_gradients`` and central
@@ -240,6 +282,8 @@ def check_gradients(
         loss,
         alpha,
         sample_weight,
+        huber_delta,
+        quantile,
     )
     theta = objective.theta.copy()
     numeric = np.empty_like(theta)

@@ -7,9 +7,11 @@ them as structs, so a kernel reads ``plan.network.theta``, never ``args[5]``):
 * ``Source(X, data, indices, indptr)``: the input rows.  Dense X
   (n_samples, n_features) when ``indptr`` is empty; else CSR arrays (int64
   indices) and X an empty (0, n_features) placeholder.
-* ``Network(theta, layout, act_codes, out_code, loss_code, alpha)``: the flat
-  parameters (``_params``), the activation code of each hidden layer
-  (int64 array), the output activation and loss codes, the L2 strength.
+* ``Network(theta, layout, act_codes, out_code, loss_code, loss_param,
+  alpha)``: the flat parameters (``_params``), the activation code of each
+  hidden layer (int64 array), the output activation and loss codes, the
+  loss's parameter (``_losses``: Huber's delta, the quantile) and the L2
+  strength.
 * ``Workspace(X_buf, Y_buf, sw_buf, acts, pre_acts, deltas, weights_t,
   block_grads, block_loss, chunk_sums, grad)``: every buffer of one wave of m
   rows (see ``_propagate``); a forward-only workspace leaves the backward ones
@@ -36,7 +38,8 @@ from fastbp._propagate import block_plan, wave_rows
 
 Source = namedtuple("Source", ["X", "data", "indices", "indptr"])
 Network = namedtuple(
-    "Network", ["theta", "layout", "act_codes", "out_code", "loss_code", "alpha"]
+    "Network",
+    ["theta", "layout", "act_codes", "out_code", "loss_code", "loss_param", "alpha"],
 )
 Workspace = namedtuple(
     "Workspace",
@@ -66,7 +69,7 @@ def dense_source(X):
     return Source(X, np.empty(0, dtype=X.dtype), _EMPTY_INT, _EMPTY_INT)
 
 
-def make_network(theta, layout, codes, alpha):
+def make_network(theta, layout, codes, alpha, loss_param=0.0):
     """Network over theta (not copied); codes = (act, out, loss), act one
     hidden activation code for every hidden layer or a sequence of one per
     hidden layer."""
@@ -74,7 +77,13 @@ def make_network(theta, layout, codes, alpha):
     act_codes = np.empty(layout.shape[0] - 1, dtype=np.int64)
     act_codes[:] = act
     return Network(
-        theta, layout, act_codes, int(out_code), int(loss_code), float(alpha)
+        theta,
+        layout,
+        act_codes,
+        int(out_code),
+        int(loss_code),
+        float(loss_param),
+        float(alpha),
     )
 
 

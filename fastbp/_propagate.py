@@ -230,7 +230,13 @@ def backward_rows(X_rows, Y_rows, sw_rows, network, work, n_rows, r0, grad_out):
     A_out = layer_view(acts, layout, last, n_rows)[r0:r1]
     D = layer_view(deltas, layout, last, n_rows)[r0:r1]
     loss = weighted_loss_and_delta_into(
-        Y_rows, A_out, sw_rows, network.out_code, network.loss_code, D
+        Y_rows,
+        A_out,
+        sw_rows,
+        network.out_code,
+        network.loss_code,
+        network.loss_param,
+        D,
     )
     for layer in range(last, -1, -1):
         A_prev = (

@@ -22,6 +22,7 @@ included.
 """
 
 import inspect
+import numbers
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,7 +31,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.neural_network import MLPClassifier as _SklearnMLPClassifier
 from sklearn.neural_network import MLPRegressor as _SklearnMLPRegressor
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils._param_validation import (  # noqa: F401  (re-exported)
+from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
 )
@@ -47,6 +48,7 @@ from sklearn.utils.validation import (  # noqa: F401  (re-exported)
 )
 
 from fastbp._activations import HIDDEN_ACTIVATIONS, init_factor
+from fastbp._losses import REGRESSION_LOSSES
 from fastbp._plan import Source, dense_source
 
 # scikit-learn's constraints; ``activation`` also takes fastbp's activations
@@ -59,6 +61,9 @@ CLASSIFIER_CONSTRAINTS = {
 REGRESSOR_CONSTRAINTS = {
     **_SklearnMLPRegressor._parameter_constraints,
     "activation": _ACTIVATION_CONSTRAINT,
+    "loss": [StrOptions(set(REGRESSION_LOSSES))],
+    "huber_delta": [Interval(numbers.Real, 0, None, closed="neither")],
+    "quantile": [Interval(numbers.Real, 0, 1, closed="neither")],
 }
 
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))

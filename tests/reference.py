@@ -28,6 +28,9 @@ FASTBP_HIDDEN_ACTIVATIONS = ("leaky_relu", "elu", "gelu", "silu", "softplus")
 HIDDEN_ACTIVATIONS = SKLEARN_HIDDEN_ACTIVATIONS + FASTBP_HIDDEN_ACTIVATIONS
 OUTPUT_ACTIVATIONS = ("identity", "logistic", "softmax", "exp")
 LOSSES = ("squared_error", "log_loss", "binary_log_loss", "poisson")
+REGRESSION_LOSSES = ("absolute_error", "huber", "quantile")  # fastbp only
+# The parameter each of those takes when none is given: Huber's delta, the quantile.
+DEFAULT_LOSS_PARAMS = {"huber": 1.0, "quantile": 0.5}
 
 
 # ----------------------------------------------------------------------------
@@ -117,18 +120,28 @@ def _eps(A, eps):
     return np.finfo(A.dtype).eps if eps is None else eps
 
 
-def row_losses(loss, Y, A, eps=None):
+def row_losses(loss, Y, A, eps=None, param=None):
     """Per-row loss l(y_i, a_i), summed over outputs; shape (n_samples,).
 
     Probabilities are clipped to [eps, 1 - eps] with eps the machine epsilon
     of A's dtype (or the ``eps`` given).  ``log_loss`` with ONE column is the
     binary log-loss (scikit-learn appends the columns 1 - a and 1 - y).
+    ``param`` is Huber's delta or the quantile (DEFAULT_LOSS_PARAMS if None).
     """
     Y, A = np.atleast_2d(Y), np.atleast_2d(A)
+    param = DEFAULT_LOSS_PARAMS.get(loss) if param is None else param
     if loss == "squared_error":
         return 0.5 * ((Y - A) ** 2).sum(axis=1)
     if loss == "poisson":
         return (xlogy(Y, Y / A) - Y + A).sum(axis=1)
+    if loss == "absolute_error":
+        return np.abs(Y - A).sum(axis=1)
+    if loss == "huber":
+        r = np.abs(A - Y)
+        return np.where(r <= param, 0.5 * r**2, param * (r - 0.5 * param)).sum(axis=1)
+    if loss == "quantile":
+        r = Y - A
+        return np.maximum(param * r, (param - 1.0) * r).sum(axis=1)
     eps = _eps(A, eps)
     P = np.clip(A, eps, 1.0 - eps)
     if loss == "binary_log_loss" or (loss == "log_loss" and A.shape[1] == 1):
@@ -138,21 +151,29 @@ def row_losses(loss, Y, A, eps=None):
     raise ValueError(loss)
 
 
-def loss_value(loss, Y, A, sample_weight=None, eps=None):
+def loss_value(loss, Y, A, sample_weight=None, eps=None, param=None):
     """Data term (1 / S) sum_i w_i l(y_i, a_i)."""
-    values = row_losses(loss, Y, A, eps)
+    values = row_losses(loss, Y, A, eps, param)
     if sample_weight is None:
         return values.mean()
     return (sample_weight * values).sum() / sample_weight.sum()
 
 
-def loss_derivative(loss, Y, A, eps=None):
+def loss_derivative(loss, Y, A, eps=None, param=None):
     """dl/dA element-wise.  Zero where a log-loss clips the probability (the
-    clipped loss is flat there)."""
+    clipped loss is flat there), and the subgradient 0 at the kinks of the
+    absolute and pinball losses."""
+    param = DEFAULT_LOSS_PARAMS.get(loss) if param is None else param
     if loss == "squared_error":
         return A - Y
     if loss == "poisson":
         return 1.0 - Y / A
+    if loss == "absolute_error":
+        return np.sign(A - Y)
+    if loss == "huber":
+        return np.clip(A - Y, -param, param)
+    if loss == "quantile":
+        return np.where(Y > A, -param, np.where(Y < A, 1.0 - param, 0.0))
     eps = _eps(A, eps)
     clipped = (A < eps) | (A > 1.0 - eps)
     with np.errstate(divide="ignore", invalid="ignore"):  # a = 0 or 1: clipped
@@ -182,7 +203,7 @@ def is_canonical(out_activation, loss, n_outputs):
     )
 
 
-def output_delta(out_activation, loss, Y, Z, eps=None):
+def output_delta(out_activation, loss, Y, Z, eps=None, param=None):
     """dl/dz for the output layer's pre-activations Z, per row (no weights).
 
     Canonical pairs: a - y.  Otherwise the chain rule: f'(z) * dl/da, with
@@ -191,7 +212,7 @@ def output_delta(out_activation, loss, Y, Z, eps=None):
     A = activation(out_activation, Z)
     if is_canonical(out_activation, loss, A.shape[1]):
         return A - Y
-    G = loss_derivative(loss, Y, A, eps)
+    G = loss_derivative(loss, Y, A, eps, param)
     if out_activation == "softmax":
         return np.array([softmax_jacobian(a) @ g for a, g in zip(A, G, strict=True)])
     return activation_derivative(out_activation, Z) * G
@@ -260,7 +281,17 @@ def l2_penalty(coefs):
 
 
 def loss_and_gradients(
-    X, Y, coefs, intercepts, hidden, out, loss, alpha=0.0, sample_weight=None, eps=None
+    X,
+    Y,
+    coefs,
+    intercepts,
+    hidden,
+    out,
+    loss,
+    alpha=0.0,
+    sample_weight=None,
+    eps=None,
+    param=None,
 ):
     """Regularised loss and its gradient by textbook back-propagation.
 
@@ -271,10 +302,10 @@ def loss_and_gradients(
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
     S = n if sample_weight is None else w.sum()
     Zs, As = forward(X, coefs, intercepts, hidden, out)
-    data_term = (w * row_losses(loss, Y, As[-1], eps)).sum()
+    data_term = (w * row_losses(loss, Y, As[-1], eps, param)).sum()
     L = (data_term + 0.5 * alpha * l2_penalty(coefs)) / S
 
-    delta = output_delta(out, loss, Y, Zs[-1], eps) * w[:, None]
+    delta = output_delta(out, loss, Y, Zs[-1], eps, param) * w[:, None]
     coef_grads = [None] * len(coefs)
     intercept_grads = [None] * len(coefs)
     for layer in range(len(coefs) - 1, -1, -1):

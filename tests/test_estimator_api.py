@@ -90,19 +90,34 @@ def assert_same_weights(ours, ref, rtol=1e-8):
 
 
 # ------------------------------------------------------------- parameters
+# fastbp's opt-in parameters, keyword-only, after all of scikit-learn's.
+FASTBP_ONLY_PARAMETERS = {
+    "MLPClassifier": [],
+    "MLPRegressor": [("huber_delta", 1.0), ("quantile", 0.5)],
+}
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_init_signature_equals_sklearn(kind):
-    """Names, order, kinds (positional / keyword-only) and defaults."""
+    """Names, order, kinds (positional / keyword-only) and defaults, then
+    fastbp's own parameters."""
     ours, ref = (inspect.signature(getattr(m, kind).__init__) for m in (fastbp, sk))
     describe = [(p.name, p.kind, p.default) for p in ours.parameters.values()]
     expected = [(p.name, p.kind, p.default) for p in ref.parameters.values()]
+    keyword_only = inspect.Parameter.KEYWORD_ONLY
+    expected += [
+        (name, keyword_only, default) for name, default in FASTBP_ONLY_PARAMETERS[kind]
+    ]
     assert describe == expected
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_get_params_defaults_equal_sklearn(kind):
     ours, ref = both(kind)
-    assert ours.get_params() == ref.get_params()
+    assert ours.get_params() == {
+        **ref.get_params(),
+        **dict(FASTBP_ONLY_PARAMETERS[kind]),
+    }
     assert repr(ours) == repr(ref) == f"{kind}()"
 
 
@@ -112,7 +127,8 @@ def test_set_params_and_clone(kind):
     ours, ref = both(kind)
     assert ours.set_params(**params) is ours
     ref.set_params(**params)
-    assert ours.get_params() == ref.get_params()
+    fastbp_only = dict(FASTBP_ONLY_PARAMETERS[kind])
+    assert ours.get_params() == {**ref.get_params(), **fastbp_only}
     assert repr(ours) == repr(ref)
 
     X, y = data_for(kind)
@@ -184,9 +200,18 @@ def test_invalid_activation_lists_fastbp_activations(kind):
     assert all(repr(name) in message for name in HIDDEN_ACTIVATIONS)
 
 
-def test_invalid_loss_same_error():
+def test_invalid_loss_lists_fastbp_losses():
+    """As for activation: scikit-learn's exception type, fastbp's losses."""
+    from reference import REGRESSION_LOSSES
+
     X, y = _diabetes()
-    assert_same_error("MLPRegressor", lambda M: M(loss="huber").fit(X, y))
+    ref_type, _ = outcome(lambda: sk.MLPRegressor(loss="hinge").fit(X, y))
+    got_type, message = outcome(lambda: fastbp.MLPRegressor(loss="hinge").fit(X, y))
+    assert got_type is ref_type and issubclass(got_type, ValueError)
+    assert message.startswith("The 'loss' parameter of MLPRegressor must be")
+    assert message.endswith("Got 'hinge' instead.")
+    names = ("squared_error", "poisson", *REGRESSION_LOSSES)
+    assert all(repr(name) in message for name in names)
 
 
 @pytest.mark.parametrize("kind", KINDS)

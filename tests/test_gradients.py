@@ -56,7 +56,12 @@ LOSS_CASES = [
     ("softmax", "squared_error", 3),
     ("exp", "squared_error", 1),
     ("exp", "squared_error", 3),
+    # fastbp's regression losses (Huber's delta and the quantile: LOSS_PARAMS)
+    ("identity", "absolute_error", 1),
+    ("identity", "huber", 3),
+    ("identity", "quantile", 2),
 ]
+LOSS_PARAMS = {"huber": 0.6, "quantile": 0.3}
 SIZES = (4, 5, 3)  # a 4-5-3 network; the output width follows n_outputs
 N_SAMPLES = 7
 RELU_MARGIN = 0.1  # min |hidden pre-activation|, far beyond h * |x| ~ 1e-6
@@ -71,7 +76,7 @@ LAYER_MIXES = [
 
 
 def make_targets(rng, loss, n, n_outputs):
-    if loss == "squared_error":
+    if loss in ("squared_error", "absolute_error", "huber", "quantile"):
         return rng.normal(size=(n, n_outputs))
     if loss == "poisson":
         return rng.poisson(1.0, size=(n, n_outputs)).astype(float)
@@ -104,6 +109,14 @@ def tiny_problem(rng, act, loss, n_outputs, weighted, hidden=SIZES[1:-1]):
     return sizes, X, Y, coefs, intercepts, sw
 
 
+def loss_params(loss):
+    """The low-level API's keyword for the loss's parameter, if it has one."""
+    return {
+        "huber": {"huber_delta": LOSS_PARAMS["huber"]},
+        "quantile": {"quantile": LOSS_PARAMS["quantile"]},
+    }.get(loss, {})
+
+
 def objective(sizes, X, Y, act, out, loss, alpha, sw):
     """theta -> (L, flat gradient) through fastbp.loss_and_gradients."""
 
@@ -119,6 +132,7 @@ def objective(sizes, X, Y, act, out, loss, alpha, sw):
             loss=loss,
             alpha=alpha,
             sample_weight=sw,
+            **loss_params(loss),
         )
         return L, pack(gW, gb)
 
@@ -231,6 +245,11 @@ OUTPUT_PAIRS = [
     for loss in ("squared_error", "log_loss", "binary_log_loss", "poisson")
     for n_outputs in (1, 3)
     if not (out == "softmax" and n_outputs == 1)
+] + [
+    (out, loss, n_outputs)
+    for out in ("identity", "exp")
+    for loss in ("absolute_error", "huber", "quantile")
+    for n_outputs in (1, 3)
 ]
 
 
@@ -242,7 +261,9 @@ def activate(z, out):
 
 
 def row_loss_of_z(z, y, out, loss):
-    return _losses.row_loss(y, activate(z, out), LOSS_CODES[loss])
+    return _losses.row_loss(
+        y, activate(z, out), LOSS_CODES[loss], LOSS_PARAMS.get(loss, 0.0)
+    )
 
 
 @pytest.mark.parametrize(("out", "loss", "n_outputs"), OUTPUT_PAIRS)
@@ -270,7 +291,9 @@ def test_output_delta_is_derivative_of_row_loss(out, loss, n_outputs, rng):
         ) / (2 * H)
     a = activate(z, out)
     delta = np.empty(n_outputs)
-    _losses.output_delta_row(y, a, ACTIVATION_CODES[out], LOSS_CODES[loss], delta)
+    _losses.output_delta_row(
+        y, a, ACTIVATION_CODES[out], LOSS_CODES[loss], LOSS_PARAMS.get(loss, 0.0), delta
+    )
     scale = max(1.0, abs(row_loss_of_z(z, y, out, loss)))
     assert_allclose(
         delta,

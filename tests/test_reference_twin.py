@@ -131,7 +131,7 @@ def sparse_dense_matrix(rng, n, d, dtype, density=0.4):
 
 def targets(rng, loss, n, n_outputs, dtype):
     """Targets in each loss's domain, including boundary values."""
-    if loss == "squared_error":
+    if loss in ("squared_error", "absolute_error", "huber", "quantile"):
         Y = rng.normal(size=(n, n_outputs))
     elif loss == "poisson":
         Y = rng.poisson(1.5, size=(n, n_outputs)).astype(float)  # many zeros
@@ -228,6 +228,8 @@ def loss_inputs(rng, out, loss, n_outputs, dtype, n=9):
         Y[:3] = np.array([[0.25], [0.5], [0.75]])  # soft labels are allowed
     # The kernels see A = f(Z) rounded to dtype; the twin recomputes from Z64.
     Z = Z.astype(dtype).astype(np.float64)
+    if loss in ("absolute_error", "quantile"):
+        Y[0, 0] = Z[0, 0]  # a tie: the subgradient 0
     return Z, Y
 
 
@@ -237,7 +239,14 @@ PAIRS = [
     for loss in ("squared_error", "log_loss", "binary_log_loss", "poisson")
     for n_outputs in (1, 3)
     if not (out == "softmax" and n_outputs == 1)
+] + [
+    ("identity", loss, n_outputs)
+    for loss in ("absolute_error", "huber", "quantile")
+    for n_outputs in (1, 3)
 ]
+# Huber's delta and the quantile passed to the kernels and the twin (not the
+# defaults, so that a kernel ignoring its loss_param fails).
+LOSS_PARAMS = {"huber": 0.7, "quantile": 0.3}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -246,9 +255,10 @@ def test_row_loss(out, loss, n_outputs, dtype, rng):
     Z, Y = loss_inputs(rng, out, loss, n_outputs, dtype)
     A = activation(out, Z).astype(dtype)
     eps = np.finfo(dtype).eps
-    expected = row_losses(loss, Y.astype(np.float64), A.astype(np.float64), eps)
+    param = LOSS_PARAMS.get(loss, 0.0)
+    expected = row_losses(loss, Y.astype(np.float64), A.astype(np.float64), eps, param)
     got = np.array(
-        [_losses.row_loss(Y[i], A[i], LOSS_CODES[loss]) for i in range(len(A))]
+        [_losses.row_loss(Y[i], A[i], LOSS_CODES[loss], param) for i in range(len(A))]
     )
     # Poisson's y log(y/a) - y + a cancels to ~0 when a ~ y: compare against
     # the size of the terms, not of the result.
@@ -261,13 +271,14 @@ def test_row_loss(out, loss, n_outputs, dtype, rng):
 def test_output_delta_row(out, loss, n_outputs, dtype, rng):
     Z, Y = loss_inputs(rng, out, loss, n_outputs, dtype)
     A = activation(out, Z).astype(dtype)
+    param = LOSS_PARAMS.get(loss, 0.0)
     expected = output_delta(
-        out, loss, Y.astype(np.float64), Z, eps=float(np.finfo(dtype).eps)
+        out, loss, Y.astype(np.float64), Z, float(np.finfo(dtype).eps), param
     )
     got = np.full_like(A, np.nan)
     for i in range(A.shape[0]):
         _losses.output_delta_row(
-            Y[i], A[i], ACTIVATION_CODES[out], LOSS_CODES[loss], got[i]
+            Y[i], A[i], ACTIVATION_CODES[out], LOSS_CODES[loss], param, got[i]
         )
     # The kernel derives f'(z) from the rounded a = f(z) (e.g. a (1 - a)), the
     # twin from z: for float32 that is one more rounding of a relative to z.
@@ -285,8 +296,9 @@ def test_weighted_loss_and_delta_into(out, loss, n_outputs, dtype, weighted, rng
     w = np.ones(len(A)) if sw is None else sw.astype(np.float64)
     eps = float(np.finfo(dtype).eps)
     Y64, A64 = Y.astype(np.float64), A.astype(np.float64)
-    expected_loss = (w * row_losses(loss, Y64, A64, eps)).sum()
-    expected_D = w[:, None] * output_delta(out, loss, Y64, Z, eps)
+    param = LOSS_PARAMS.get(loss, 0.0)
+    expected_loss = (w * row_losses(loss, Y64, A64, eps, param)).sum()
+    expected_D = w[:, None] * output_delta(out, loss, Y64, Z, eps, param)
     D = np.full_like(A, np.nan)
     got = _losses.weighted_loss_and_delta_into(
         Y,
@@ -294,6 +306,7 @@ def test_weighted_loss_and_delta_into(out, loss, n_outputs, dtype, weighted, rng
         np.empty(0, dtype) if sw is None else sw,
         ACTIVATION_CODES[out],
         LOSS_CODES[loss],
+        param,
         D,
     )
     # Tolerance on the loss as in test_row_loss (Poisson cancels).
@@ -319,17 +332,17 @@ def test_hard_binary_labels_take_the_same_bits(out, loss, n_outputs, dtype, rng)
     code = LOSS_CODES[loss]
     D = np.empty_like(A)
     got = _losses.weighted_loss_and_delta_into(
-        Y, A, np.empty(0, dtype), ACTIVATION_CODES[out], code, D
+        Y, A, np.empty(0, dtype), ACTIVATION_CODES[out], code, 0.0, D
     )
     general = 0.0
     for i in range(len(A)):
-        general += _losses.row_loss(Y[i], A[i], code)
+        general += _losses.row_loss(Y[i], A[i], code, 0.0)
     if n_outputs == 1:
         assert got == general
     else:
         assert_allclose(got, general, rtol=1e-14)
     for i, k in [(0, 0), (1, n_outputs - 1), (2, 0), (3, n_outputs - 1)]:
-        element = _losses.row_loss(Y[i, k : k + 1], A[i, k : k + 1], code)
+        element = _losses.row_loss(Y[i, k : k + 1], A[i, k : k + 1], code, 0.0)
         assert _losses._hard_binary_log_loss(Y[i, k], A[i, k]) == element
     Y64, A64 = Y.astype(np.float64), A.astype(np.float64)
     expected = row_losses(loss, Y64, A64, float(np.finfo(dtype).eps)).sum()
@@ -337,7 +350,7 @@ def test_hard_binary_labels_take_the_same_bits(out, loss, n_outputs, dtype, rng)
     # One soft label anywhere switches the whole block to the general path.
     Y[150, 0] = 0.5
     got_soft = _losses.weighted_loss_and_delta_into(
-        Y, A, np.empty(0, dtype), ACTIVATION_CODES[out], code, D
+        Y, A, np.empty(0, dtype), ACTIVATION_CODES[out], code, 0.0, D
     )
     expected_soft = row_losses(
         loss, Y.astype(np.float64), A64, float(np.finfo(dtype).eps)
