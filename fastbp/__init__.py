@@ -6,6 +6,7 @@ whole training epochs run in compiled code.  ``MLPClassifier`` and
 """
 
 from fastbp._cv_estimators import MLPClassifierCV, MLPRegressorCV
+from fastbp._embeddings import hidden_activations
 from fastbp._estimators import MLPClassifier, MLPRegressor
 from fastbp._lowlevel import check_gradients, forward, loss_and_gradients
 from fastbp._warmup import warmup
@@ -20,6 +21,7 @@ __all__ = [
     "__version__",
     "check_gradients",
     "forward",
+    "hidden_activations",
     "loss_and_gradients",
     "warmup",
 ]

@@ -405,18 +405,28 @@ class _BaseMLP(BaseEstimator):
         return True
 
     # ------------------------------------------------------------ prediction
-    def _forward_pass_fast(self, X, check_input=True):
+    def _forward_pass_fast(self, X, check_input=True, n_layers=None):
         """Network output for X, computed in X's and the weights' common
-        float dtype (float32 only when both are float32)."""
+        float dtype (float32 only when both are float32); with ``n_layers``,
+        the activations of layer n_layers - 1 instead (a hidden layer)."""
         if check_input:
             X = validate_predict_input(self, X)
         theta, layout = self._parameters()
+        act_codes, out_code, loss_code = self._codes()
+        if n_layers is not None:
+            # The weights' offsets in layout index the whole theta, so the
+            # first rows of layout are the truncated network's layout.
+            layout = layout[:n_layers]
+            act_codes, out_code = act_codes[: n_layers - 1], act_codes[n_layers - 1]
         dtype = np.result_type(theta.dtype, X.dtype, np.float32)
         if dtype != np.float32:
             dtype = np.dtype(np.float64)
         ensure_compiled(dtype, "forward")
         network = make_network(
-            theta.astype(dtype, copy=False), layout, self._codes(), 0.0
+            theta.astype(dtype, copy=False),
+            layout,
+            (act_codes, out_code, loss_code),
+            0.0,
         )
         source = as_source(X.astype(dtype, copy=False))
         n_samples = X.shape[0]
