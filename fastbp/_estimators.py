@@ -7,7 +7,6 @@ computation moves into compiled kernels.  Deliberate differences are listed
 in the README ("Differences from scikit-learn").
 """
 
-import functools
 import numbers
 import warnings
 
@@ -21,7 +20,7 @@ from sklearn.utils.metaestimators import available_if
 
 from fastbp._activations import ACTIVATION_CODES
 from fastbp._lbfgs import fit_lbfgs
-from fastbp._losses import LOSS_CODES, loss_for_output
+from fastbp._losses import LOSS_CODES, loss_for_output, weighted_loss_and_delta_into
 from fastbp._optimizers import OptimizerState
 from fastbp._params import FAN_OUT, build_layout, coef_views, init_theta, pack
 from fastbp._plan import forward_workspace, make_network, make_plan
@@ -159,8 +158,8 @@ class _BaseMLP(BaseEstimator):
             return own
         return check_random_state(seed)
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
-        run = self._begin_fit(X, y, sample_weight, incremental)
+    def _fit(self, X, y, sample_weight=None, incremental=False, validation=None):
+        run = self._begin_fit(X, y, sample_weight, incremental, validation)
         code = GO_ON
         if run is not None:
             try:
@@ -170,8 +169,10 @@ class _BaseMLP(BaseEstimator):
         self._end_fit(run, code)
         return self
 
-    def _begin_fit(self, X, y, sample_weight, incremental):
+    def _begin_fit(self, X, y, sample_weight, incremental, validation=None):
         """A fit up to its epochs: input checks, initial weights, the plan.
+
+        ``validation``: fastbp's (X_val, y_val, sample_weight_val), or None.
 
         Returns the stochastic fit's ``_training.Run``, for
         ``_training.fit_stochastic`` (or for ``_fused.fit_many`` to run with
@@ -189,6 +190,8 @@ class _BaseMLP(BaseEstimator):
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self.n_outputs_ = y.shape[1]
+        if validation is not None:
+            validation = self._checked_validation_data(*validation)
         layer_units = [n_features, *hidden_layer_sizes, self.n_outputs_]
         self._random_state = self._fresh_random_state()
         if first_pass:
@@ -201,7 +204,9 @@ class _BaseMLP(BaseEstimator):
         )
         if self.solver in _STOCHASTIC_SOLVERS:
             ensure_compiled(theta.dtype, "stochastic")
-            return self._plan_stochastic(source, Y, y, sw, network, incremental)
+            return self._plan_stochastic(
+                source, Y, y, sw, network, incremental, validation
+            )
         ensure_compiled(theta.dtype, "objective")
         self.n_iter_, self.loss_ = fit_lbfgs(
             source, Y, sw, network, self.max_iter, self.max_fun, self.tol
@@ -231,6 +236,8 @@ class _BaseMLP(BaseEstimator):
         factors = layer_init_factors(self.activation, len(layer_units) - 2)
         theta = init_theta(layout, n_params, factors, self._random_state, dtype)
         self._publish(theta, layout)
+        for fastbp_only in ("validation_loss_curve_", "best_validation_loss_"):
+            self.__dict__.pop(fastbp_only, None)
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
             self._no_improvement_count = 0
@@ -238,6 +245,8 @@ class _BaseMLP(BaseEstimator):
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
                 self.best_loss_ = None
+                if self.early_stopping_metric == "loss":
+                    self.best_validation_loss_ = np.inf
             else:
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
@@ -275,9 +284,10 @@ class _BaseMLP(BaseEstimator):
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _plan_stochastic(self, source, Y, y, sw, network, incremental):
+    def _plan_stochastic(self, source, Y, y, sw, network, incremental, validation):
         """scikit-learn's ``_fit_stochastic`` up to its epochs: the optimizer,
-        the validation split, the Plan, Rules and Progress of the fit."""
+        the validation split (or fastbp's ``validation`` data, which replace
+        it), the Plan, Rules and Progress of the fit."""
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = OptimizerState.create(
                 self.solver,
@@ -287,10 +297,17 @@ class _BaseMLP(BaseEstimator):
             )
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        train_idx, score = np.empty(0, dtype=np.int64), None
-        if self.early_stopping:
+        train_idx, validate = np.empty(0, dtype=np.int64), None
+        if validation is not None:
+            validate = self._validator(*validation)
+        elif self.early_stopping:
             train_idx, val_idx = self._validation_split(y)
-            score = self._validation_scorer(source, y, sw, val_idx)
+            validate = self._validator(*self._split_off(source, y, Y, sw, val_idx))
+        if (
+            validate is not None
+            and getattr(self, "validation_loss_curve_", None) is None
+        ):
+            self.validation_loss_curve_ = []
         n_samples = train_idx.shape[0] or Y.shape[0]
         batch_size = self._batch_size(n_samples)
         optimizer = self._optimizer.kernel_form(
@@ -306,7 +323,9 @@ class _BaseMLP(BaseEstimator):
             update_is_costly(self.solver, network.theta.size),
         )
         plan = make_plan(source, Y, sw, network, batch_size, threaded, optimizer)
-        rules = make_rules(self, batch_size, optimizer.solver_code, incremental)
+        rules = make_rules(
+            self, batch_size, optimizer.solver_code, incremental, validate is not None
+        )
         best_theta = network.theta.copy() if self.early_stopping else network.theta[:0]
         progress = make_progress(
             n_samples,
@@ -317,17 +336,24 @@ class _BaseMLP(BaseEstimator):
                 self.t_,
                 self._no_improvement_count,
                 np.inf if self.best_loss_ is None else self.best_loss_,
-                -np.inf
-                if self.best_validation_score_ is None
-                else self.best_validation_score_,
+                self._best_watched_value(),
             ),
         )
-        return Run(plan, rules, progress, self._random_state, score)
+        return Run(plan, rules, progress, self._random_state, validate)
+
+    def _best_watched_value(self):
+        """The best value early stopping has watched so far: the validation
+        score, or minus the validation loss (``early_stopping_metric``)."""
+        if self.early_stopping and self.early_stopping_metric == "loss":
+            return -getattr(self, "best_validation_loss_", np.inf)
+        if self.best_validation_score_ is None:
+            return -np.inf
+        return self.best_validation_score_
 
     def _end_stochastic(self, run, code):
         """scikit-learn's ``_fit_stochastic`` after its epochs: publish the
         progress, raise or warn as it does, restore the best weights."""
-        self._publish_progress(run.progress)
+        self._publish_progress(run.progress, run.rules.validates)
         self._optimizer.sync_learning_rate(run.plan.optimizer)
         if code == ZERO_WEIGHT_BATCH:
             # scikit-learn's np.average raises this in that batch.
@@ -339,7 +365,7 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping:
             run.plan.network.theta[:] = run.progress.best_theta
 
-    def _publish_progress(self, progress):
+    def _publish_progress(self, progress, validated):
         """The fitted attributes from a fit's Progress (scikit-learn's types:
         np.float64 losses, float scores, int counters)."""
         counters, scalars = progress.counters, progress.scalars
@@ -350,7 +376,19 @@ class _BaseMLP(BaseEstimator):
         if n_iter:
             self.loss_ = np.float64(scalars[LOSS])
         self.loss_curve_.extend(np.float64(v) for v in progress.loss_curve[:n_iter])
-        if self.early_stopping:
+        if validated:
+            self.validation_loss_curve_.extend(
+                np.float64(v) for v in progress.validation_losses[:n_iter]
+            )
+        if self.early_stopping and self.early_stopping_metric == "loss":
+            self.validation_scores_.extend(
+                float(v) for v in progress.validation_scores[:n_iter]
+            )
+            self.best_validation_loss_ = np.float64(-scalars[BEST_SCORE])
+            if self.validation_scores_:  # the score of the best-loss epoch
+                best = int(np.argmin(self.validation_loss_curve_))
+                self.best_validation_score_ = self.validation_scores_[best]
+        elif self.early_stopping:
             self.validation_scores_.extend(
                 float(v) for v in progress.validation_scores[:n_iter]
             )
@@ -359,9 +397,10 @@ class _BaseMLP(BaseEstimator):
         elif scalars[BEST_LOSS] != self.best_loss_:
             self.best_loss_ = np.float64(scalars[BEST_LOSS])
 
-    def _validation_scorer(self, source, y, sw, val_idx):
-        """``score()`` of the current weights on the validation rows, as
-        scikit-learn's ``_score`` (accuracy or R^2, weighted)."""
+    def _split_off(self, source, y, Y, sw, val_idx):
+        """The internal validation split's (X_val, y_val, Y_val, sw_val):
+        rows val_idx of the training data (y_val in labels, Y_val the float
+        targets the loss takes; sw_val None without weights)."""
         if source.indptr.shape[0] == 0:
             X_val = source.X[val_idx]
         else:
@@ -373,10 +412,57 @@ class _BaseMLP(BaseEstimator):
         if is_classifier(self):
             y_val = self._label_binarizer.inverse_transform(y_val)
         sw_val = sw[val_idx] if sw.shape[0] else None
-        return functools.partial(self._score, X_val, y_val, sample_weight=sw_val)
+        return X_val, y_val, np.ascontiguousarray(Y[val_idx]), sw_val
+
+    def _checked_validation_data(self, X_val, y_val, sample_weight_val):
+        """fastbp's X_val, y_val, sample_weight_val checked as the training
+        data are (after them: the features and classes are known); returns
+        (X_val, y_val, Y_val, sw_val) as ``_split_off`` does."""
+        if X_val is None or y_val is None:
+            given, missing = ("X_val", "y_val") if y_val is None else ("y_val", "X_val")
+            raise ValueError(f"{given} is provided, but {missing} was not provided.")
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise ValueError(
+                "X_val and y_val need solver='sgd' or 'adam' (they are scored "
+                f"after every epoch); got solver={self.solver!r}."
+            )
+        X_val = validate_predict_input(self, X_val)
+        y_val, Y_val = self._validation_targets(y_val, X_val.shape[0])
+        sw_val = checked_sample_weight(sample_weight_val, X_val)
+        return X_val, y_val, Y_val, sw_val if sw_val.shape[0] else None
+
+    def _validator(self, X_val, y_val, Y_val, sw_val):
+        """``validate()`` of a Run: the (score, loss) of the current weights
+        on the validation data.  score is ``score()``'s (accuracy or R^2,
+        weighted; NaN for non-finite outputs), loss the data term
+        sum_i w_i l(y_i, a_i) / sum_i w_i of the training loss, without the
+        L2 penalty; both from one forward pass."""
+        weights = np.empty(0) if sw_val is None else sw_val
+
+        def validate():
+            out = self._forward_pass_fast(X_val, check_input=False)
+            score = self._score_of_output(out, y_val, sw_val)
+            dtype = out.dtype
+            Y = Y_val.astype(dtype, copy=False)
+            sw = weights.astype(dtype, copy=False)
+            total = weighted_loss_and_delta_into(
+                Y, out, sw, *self._codes()[1:], self._loss_param(), np.empty_like(out)
+            )
+            return score, total / (sw.sum(dtype=np.float64) if sw.shape[0] else len(Y))
+
+        return validate
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -388,13 +474,28 @@ class _BaseMLP(BaseEstimator):
             regression).
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights (non-negative).
+        X_val : {ndarray, sparse matrix} of shape (n_val, n_features), default=None
+            fastbp only: validation data (with ``y_val``), as
+            ``HistGradientBoostingClassifier.fit`` takes them; in a Pipeline,
+            ``Pipeline(..., transform_input=["X_val"])`` transforms them as X.
+            With ``early_stopping=True`` they replace the internal split (all
+            of X trains).  Whenever validation data exist (these, or the
+            internal split) the validation loss after each epoch is recorded
+            in ``validation_loss_curve_``.  SGD and Adam only.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Targets of X_val (fastbp only).
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation rows (fastbp only).
 
         Returns
         -------
         self : object
             Returns a trained MLP model.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        validation = None
+        if not (X_val is None and y_val is None and sample_weight_val is None):
+            validation = (X_val, y_val, sample_weight_val)
+        return self._fit(X, y, sample_weight, incremental=False, validation=validation)
 
     def _check_solver(self):
         if self.solver not in _STOCHASTIC_SOLVERS:
@@ -437,11 +538,21 @@ class _BaseMLP(BaseEstimator):
             forward_into(source, network, work, out, threaded)
         return out
 
-    def _score_with_function(self, X, y, sample_weight, score_function):
-        y_pred = self._predict(X, check_input=False)
+    def _predict(self, X, check_input=True):
+        return self._prediction(self._forward_pass_fast(X, check_input=check_input))
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_of_output(
+            self._forward_pass_fast(X, check_input=False), y, sample_weight
+        )
+
+    def _score_of_output(self, out, y, sample_weight):
+        """``score()`` from the network's output for X (scikit-learn's
+        ``_score``: accuracy or R^2; NaN when the predictions are not finite)."""
+        y_pred = self._prediction(out)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
-        return score_function(y, y_pred, sample_weight=sample_weight)
+        return self._score_function(y, y_pred, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -507,13 +618,28 @@ _COMMON_PARAMETERS_DOC = """
     n_iter_no_change : int, default=10
         Maximum number of epochs without ``tol`` improvement.
     max_fun : int, default=15000
-        Maximum number of loss evaluations (lbfgs only)."""
+        Maximum number of loss evaluations (lbfgs only).
+    early_stopping_metric : {'score', 'loss'}, default='score'
+        What early stopping watches on the validation data: ``score()``
+        (scikit-learn's behaviour) or, fastbp only, the validation loss (the
+        data term of the training loss, without the L2 penalty), which must
+        fall by more than ``tol`` within ``n_iter_no_change`` epochs; the best
+        weights are then those of the lowest validation loss
+        (``best_validation_loss_``), and ``best_validation_score_`` is that
+        epoch's score."""
 
 _COMMON_ATTRIBUTES_DOC = """
     loss_ : float
         The current loss computed with the loss function.
     best_loss_ : float or None
         The minimum loss reached (None with early stopping).
+    validation_loss_curve_ : list of shape (n_iter_,)
+        fastbp only, present when validation data exist (``early_stopping``'s
+        split or ``fit``'s ``X_val``): the validation loss after each epoch,
+        without the L2 penalty.
+    best_validation_loss_ : float
+        fastbp only, with ``early_stopping_metric='loss'``: the lowest
+        validation loss.
     loss_curve_ : list of shape (n_iter_,)
         Loss at each epoch (stochastic solvers).
     validation_scores_ : list of shape (n_iter_,) or None
@@ -592,6 +718,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        early_stopping_metric="score",
     ):
         _store_arguments(self, locals())
 
@@ -639,16 +766,34 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         _check_is_fitted(self)
         return self._predict(X)
 
-    def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
-        if self.n_outputs_ == 1:
-            y_pred = y_pred.ravel()
-        return labels_from_outputs(self._label_binarizer, y_pred)
+    _score_function = staticmethod(validation_accuracy)
 
-    def _score(self, X, y, sample_weight=None):
-        return self._score_with_function(
-            X, y, sample_weight=sample_weight, score_function=validation_accuracy
-        )
+    def _prediction(self, out):
+        """Labels from the network's output (n_samples, n_outputs)."""
+        if self.n_outputs_ == 1:
+            out = out.ravel()
+        return labels_from_outputs(self._label_binarizer, out)
+
+    def _validation_targets(self, y_val, n_val):
+        """(labels, float targets) of fastbp's y_val, checked against classes_."""
+        y_val = column_or_1d(y_val) if np.ndim(y_val) == 1 else np.asarray(y_val)
+        if y_val.shape[0] != n_val:
+            raise ValueError(f"X_val has {n_val} rows but y_val has {y_val.shape[0]}.")
+        unseen = np.setdiff1d(sorted_labels(y_val), self.classes_)
+        if y_val.ndim == 1 and unseen.size:
+            raise ValueError(
+                f"y_val has classes not in the training data's classes_ "
+                f"{self.classes_}: {unseen}."
+            )
+        Y_val = binarized_labels(self._label_binarizer, y_val)
+        if Y_val.ndim == 1:
+            Y_val = Y_val.reshape((-1, 1))
+        if Y_val.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y_val has {Y_val.shape[1]} outputs; the training targets have "
+                f"{self.n_outputs_}."
+            )
+        return y_val, np.ascontiguousarray(Y_val, dtype=np.float64)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
@@ -787,6 +932,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         max_fun=15000,
         huber_delta=1.0,
         quantile=0.5,
+        early_stopping_metric="score",
     ):
         _store_arguments(self, locals())
 
@@ -811,16 +957,27 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         _check_is_fitted(self)
         return self._predict(X)
 
-    def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
-        if y_pred.shape[1] == 1:
-            return y_pred.ravel()
-        return y_pred
+    _score_function = staticmethod(validation_r2)
 
-    def _score(self, X, y, sample_weight=None):
-        return self._score_with_function(
-            X, y, sample_weight=sample_weight, score_function=validation_r2
-        )
+    def _prediction(self, out):
+        return out.ravel() if out.shape[1] == 1 else out
+
+    def _validation_targets(self, y_val, n_val):
+        """(y_val, float targets) of fastbp's y_val, checked as y is."""
+        y_val = np.asarray(y_val)
+        if y_val.dtype.kind not in "biuf":
+            raise ValueError(f"y_val must hold numbers; got dtype {y_val.dtype}.")
+        Y_val = y_val.reshape((-1, 1)) if y_val.ndim == 1 else y_val
+        if Y_val.ndim != 2 or Y_val.shape != (n_val, self.n_outputs_):
+            raise ValueError(
+                f"y_val has shape {y_val.shape}; expected ({n_val},) or "
+                f"({n_val}, {self.n_outputs_}) for X_val's rows and y's outputs."
+            )
+        if not np.isfinite(Y_val).all():
+            raise ValueError("y_val contains NaN or infinity.")
+        if self.loss == "poisson" and (Y_val < 0).any():
+            raise ValueError("loss='poisson' requires non-negative y_val.")
+        return y_val, np.ascontiguousarray(Y_val, dtype=np.float64)
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_training_input(self, X, y, y_numeric=True, reset=reset)

@@ -23,9 +23,9 @@ Each model shuffles a private copy of its generator's MT19937 state
 (``with_private_generator``: the models of a search may share one generator,
 and two threads must never draw from the same state); the generators
 themselves are not advanced by the shuffles.  Generators that are not MT19937
-shuffle in Python, one epoch per call.  With early stopping, every call runs
-one epoch; Python then scores each model (``Run.score``) and calls the
-compiled ``end_epoch``, as the single fit does.  ``until_epoch`` pauses every
+shuffle in Python, one epoch per call.  With validation data, every call runs
+one epoch; Python then scores each model (``_training.validate_epoch``), as
+the single fit does.  ``until_epoch`` pauses every
 model after that many epochs; a later call resumes it (successive halving).
 """
 
@@ -40,9 +40,9 @@ from fastbp._training import (
     AWAIT_SCORE,
     GO_ON,
     N_ITER,
-    end_epoch,
     slice_epochs,
     train_epochs,
+    validate_epoch,
 )
 
 
@@ -71,7 +71,7 @@ def fit_many(runs, until_epoch=None):
     codes = np.full(len(runs), GO_ON, dtype=np.int64)
     serial = [run._replace(plan=run.plan._replace(threaded=False)) for run in runs]
     by_epoch = any(
-        run.rules.early_stopping
+        run.rules.validates
         or (run.rules.shuffle and run.progress.rng_words.shape[0] == 0)
         for run in runs
     )
@@ -98,8 +98,7 @@ def fit_many(runs, until_epoch=None):
             elapsed = time.perf_counter() - start
             for k in live:
                 if codes[k] == AWAIT_SCORE:
-                    run = runs[k]
-                    codes[k] = end_epoch(run.plan, run.rules, run.progress, run.score())
+                    codes[k] = validate_epoch(runs[k])[0]
             live = [
                 k
                 for k in live

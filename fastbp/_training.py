@@ -15,9 +15,10 @@ epoch is scikit-learn 1.9's ``_fit_stochastic`` loop body, step for step:
 Python gets control back between calls only: ``fit_stochastic`` sizes each
 slice to about ``SLICE_SECONDS`` of work, so Ctrl-C stops a fit within that
 time with a usable model; with ``verbose`` it asks for one epoch at a time
-and prints scikit-learn's lines.  With ``early_stopping`` the validation
-score (the estimator's ``score``) is taken in Python after each epoch and
-handed to the compiled ``end_epoch``.  Every piece of state lives in the
+and prints scikit-learn's lines.  With validation data (``early_stopping``'s
+split, or fastbp's ``X_val``) the validation score (the estimator's
+``score``) and loss are taken in Python after each epoch (``validate_epoch``)
+and handed to the compiled ``end_epoch``.  Every piece of state lives in the
 ``Progress`` arrays, so slicing never changes a result.
 """
 
@@ -41,7 +42,7 @@ SCHEDULE_CODES = {"constant": CONSTANT, "invscaling": INVSCALING, "adaptive": AD
 # Why ``train_epochs`` / ``end_epoch`` returned.
 (
     GO_ON,  # the slice is done; training goes on
-    AWAIT_SCORE,  # early stopping: Python scores the epoch, then ``end_epoch``
+    AWAIT_SCORE,  # validation data: Python scores the epoch, then ``end_epoch``
     MAX_ITER,  # n_iter_ == max_iter (scikit-learn's ConvergenceWarning)
     ONE_PASS,  # partial_fit's single epoch is done
     NO_IMPROVEMENT,  # tol / n_iter_no_change: stop
@@ -67,10 +68,14 @@ Rules = namedtuple(
         "shuffle",
         "incremental",
         "early_stopping",
+        "validates",
+        "stop_on_loss",
     ],
 )
 Rules.__doc__ = """The fit's fixed settings, scikit-learn's names (schedule: a
-SCHEDULE_CODES value, CONSTANT for Adam)."""
+SCHEDULE_CODES value, CONSTANT for Adam); ``validates``: validation data are
+scored after every epoch; ``stop_on_loss``: early stopping watches the
+validation loss instead of the score (fastbp's early_stopping_metric)."""
 
 Progress = namedtuple(
     "Progress",
@@ -81,6 +86,7 @@ Progress = namedtuple(
         "rng_words",
         "loss_curve",
         "validation_scores",
+        "validation_losses",
         "best_theta",
         "counters",
         "scalars",
@@ -91,9 +97,9 @@ Progress.__doc__ = """Everything a fit changes besides theta and the optimizer.
 sample_idx (n,) int64: the cumulative shuffle of arange(n); train_idx (n,)
 int64 rows of the training split, or empty (all rows); order (n,) int64: the
 epoch's rows; rng_words (625,) uint32: the estimator's MT19937 state (empty:
-Python shuffles); loss_curve, validation_scores (max_iter,) float64: this
-call's epochs; best_theta: the best-validation-score snapshot (early
-stopping) or empty; counters int64 (N_ITER, T, NO_IMPROVEMENT_COUNT,
+Python shuffles); loss_curve, validation_scores, validation_losses
+(max_iter,) float64: this call's epochs; best_theta: the best-validation
+snapshot (early stopping) or empty; counters int64 (N_ITER, T, NO_IMPROVEMENT_COUNT,
 LR_DIVIDED); scalars float64 (BEST_LOSS, LOSS, BEST_SCORE).
 """
 
@@ -170,10 +176,11 @@ def one_epoch(plan, rules, progress):
 
 
 @jit
-def end_epoch(plan, rules, progress, score):
+def end_epoch(plan, rules, progress, score, watched):
     """scikit-learn's bookkeeping after an epoch, in its order:
-    ``_update_no_improvement_count`` (on ``score``, the validation score,
-    with early stopping; else on the epoch's loss), the optimizer's
+    ``_update_no_improvement_count`` (with early stopping on ``watched``, the
+    validation score, or minus the validation loss with ``stop_on_loss``,
+    ``score`` being recorded; else on the epoch's loss), the optimizer's
     ``iteration_ends`` (invscaling: eta = eta_0 / (t_ + 1)^power_t) and, past
     n_iter_no_change epochs without a tol improvement, ``trigger_stopping``
     (adaptive SGD: eta /= 5 and go on, unless eta <= 1e-6).
@@ -186,12 +193,12 @@ def end_epoch(plan, rules, progress, score):
     counters[LR_DIVIDED] = 0
     if rules.early_stopping:
         progress.validation_scores[counters[N_ITER] - 1] = score
-        if score < scalars[BEST_SCORE] + rules.tol:
+        if watched < scalars[BEST_SCORE] + rules.tol:
             counters[NO_IMPROVEMENT_COUNT] += 1
         else:
             counters[NO_IMPROVEMENT_COUNT] = 0
-        if score > scalars[BEST_SCORE]:
-            scalars[BEST_SCORE] = score
+        if watched > scalars[BEST_SCORE]:
+            scalars[BEST_SCORE] = watched
             theta, best = plan.network.theta, progress.best_theta
             for p in range(theta.shape[0]):
                 best[p] = theta[p]
@@ -223,21 +230,21 @@ def end_epoch(plan, rules, progress, score):
 @jit
 def train_epochs(plan, rules, progress, n_epochs):
     """Up to ``n_epochs`` epochs (``one_epoch`` then ``end_epoch``); returns
-    the first code other than GO_ON, or GO_ON after n_epochs.  With early
-    stopping it returns AWAIT_SCORE after each epoch's batches."""
+    the first code other than GO_ON, or GO_ON after n_epochs.  With
+    validation data it returns AWAIT_SCORE after each epoch's batches."""
     for _ in range(n_epochs):
         code = one_epoch(plan, rules, progress)
         if code != GO_ON:
             return code
-        if rules.early_stopping:
+        if rules.validates:
             return AWAIT_SCORE
-        code = end_epoch(plan, rules, progress, 0.0)
+        code = end_epoch(plan, rules, progress, 0.0, 0.0)
         if code != GO_ON:
             return code
     return GO_ON
 
 
-def make_rules(estimator, batch_size, solver_code, incremental):
+def make_rules(estimator, batch_size, solver_code, incremental, validates):
     """The Rules of a fit from the estimator's hyperparameters."""
     schedule = (
         SCHEDULE_CODES[estimator.learning_rate] if solver_code == SGD else CONSTANT
@@ -253,6 +260,8 @@ def make_rules(estimator, batch_size, solver_code, incremental):
         bool(estimator.shuffle),
         bool(incremental),
         bool(estimator.early_stopping),
+        bool(validates),
+        estimator.early_stopping_metric == "loss",
     )
 
 
@@ -267,16 +276,29 @@ def make_progress(n_samples, train_idx, max_iter, best_theta, state):
         _NO_WORDS,
         np.empty(max_iter),
         np.empty(max_iter),
+        np.empty(max_iter),
         best_theta,
         np.array([0, t, no_improvement, 0], dtype=np.int64),
         np.array([best_loss, np.nan, best_score], dtype=np.float64),
     )
 
 
-Run = namedtuple("Run", ["plan", "rules", "progress", "random_state", "score"])
+Run = namedtuple("Run", ["plan", "rules", "progress", "random_state", "validate"])
 Run.__doc__ = """One stochastic fit, planned and not yet run: its Plan, Rules and
-Progress, the generator that shuffles its epochs, and ``score()``, the
-validation score of the current weights (early stopping; else None)."""
+Progress, the generator that shuffles its epochs, and ``validate()``, the
+(score, loss) of the current weights on the validation data (None without
+validation data)."""
+
+
+def validate_epoch(run):
+    """After an epoch that returned AWAIT_SCORE: the validation score and
+    loss, the loss recorded in Progress.validation_losses, then ``end_epoch``
+    (watching the score, or minus the loss).  Returns (code, score, loss)."""
+    score, loss = run.validate()
+    progress = run.progress
+    progress.validation_losses[progress.counters[N_ITER] - 1] = loss
+    watched = -loss if run.rules.stop_on_loss else score
+    return end_epoch(run.plan, run.rules, progress, score, watched), score, loss
 
 
 def slice_epochs(elapsed, n_epochs):
@@ -296,11 +318,12 @@ def fit_stochastic(run, verbose):
     running: the progress arrays are consistent at every return of a compiled
     call.
     """
-    plan, rules, progress, random_state, score = run
+    plan, rules, progress, random_state, _ = run
     words, lock = mt19937_words(random_state, progress.sample_idx.shape[0])
-    by_epoch = verbose or rules.early_stopping or words is None
+    by_epoch = verbose or rules.validates or words is None
     if words is not None:
         progress = progress._replace(rng_words=words)
+        run = run._replace(progress=progress)
     n_epochs = 1
     with compute_threads(plan.threaded, single_threaded_blas=True):
         while True:
@@ -316,10 +339,11 @@ def fit_stochastic(run, verbose):
                     % (progress.counters[N_ITER], progress.scalars[LOSS])
                 )
             if code == AWAIT_SCORE:
-                value = score()
-                if verbose:
-                    print("Validation score: %f" % value)
-                code = end_epoch(plan, rules, progress, value)
+                code, score, loss = validate_epoch(run)
+                if verbose and rules.early_stopping:
+                    print("Validation score: %f" % score)
+                if verbose and (rules.stop_on_loss or not rules.early_stopping):
+                    print("Validation loss: %f" % loss)
             if verbose:
                 _print_stopping(code, plan, rules, progress)
             if code != GO_ON:
@@ -335,7 +359,9 @@ def _print_stopping(code, plan, rules, progress):
         and not (progress.counters[LR_DIVIDED])
     ):
         return
-    what = "Validation score" if rules.early_stopping else "Training loss"
+    what = "Training loss"
+    if rules.early_stopping:
+        what = "Validation loss" if rules.stop_on_loss else "Validation score"
     msg = "%s did not improve more than tol=%f for %d consecutive epochs." % (
         what,
         rules.tol,

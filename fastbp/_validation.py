@@ -54,9 +54,11 @@ from fastbp._plan import Source, dense_source
 # scikit-learn's constraints; ``activation`` also takes fastbp's activations
 # and one name per hidden layer (checked by ``hidden_activation_list``).
 _ACTIVATION_CONSTRAINT = [StrOptions(set(HIDDEN_ACTIVATIONS)), list, tuple]
+_METRIC_CONSTRAINT = [StrOptions({"score", "loss"})]
 CLASSIFIER_CONSTRAINTS = {
     **_SklearnMLPClassifier._parameter_constraints,
     "activation": _ACTIVATION_CONSTRAINT,
+    "early_stopping_metric": _METRIC_CONSTRAINT,
 }
 REGRESSOR_CONSTRAINTS = {
     **_SklearnMLPRegressor._parameter_constraints,
@@ -64,6 +66,7 @@ REGRESSOR_CONSTRAINTS = {
     "loss": [StrOptions(set(REGRESSION_LOSSES))],
     "huber_delta": [Interval(numbers.Real, 0, None, closed="neither")],
     "quantile": [Interval(numbers.Real, 0, 1, closed="neither")],
+    "early_stopping_metric": _METRIC_CONSTRAINT,
 }
 
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))

@@ -119,10 +119,10 @@ def _run_stochastic(dtype):
         False,
         optimizer.kernel_form(0.9, True, 0.9, 0.999, 1e-8),
     )
-    rules = Rules(4, 1, 1e-4, 10.0, 0, 1e-3, 0.5, False, False, False)
+    rules = Rules(4, 1, 1e-4, 10.0, 0, 1e-3, 0.5, False, False, False, False, False)
     progress = make_progress(8, [], 1, network.theta[:0], (0, 0, np.inf, -np.inf))
     train_epochs(plan, rules, progress, 1)
-    end_epoch(plan, rules, progress, 0.0)
+    end_epoch(plan, rules, progress, 0.0, 0.0)
 
 
 def _run_objective(dtype):

@@ -92,8 +92,12 @@ def assert_same_weights(ours, ref, rtol=1e-8):
 # ------------------------------------------------------------- parameters
 # fastbp's opt-in parameters, keyword-only, after all of scikit-learn's.
 FASTBP_ONLY_PARAMETERS = {
-    "MLPClassifier": [],
-    "MLPRegressor": [("huber_delta", 1.0), ("quantile", 0.5)],
+    "MLPClassifier": [("early_stopping_metric", "score")],
+    "MLPRegressor": [
+        ("huber_delta", 1.0),
+        ("quantile", 0.5),
+        ("early_stopping_metric", "score"),
+    ],
 }
 
 
