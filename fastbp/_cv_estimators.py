@@ -12,6 +12,7 @@ from sklearn.metrics import get_scorer_names
 from sklearn.utils.metaestimators import available_if
 
 from fastbp._estimators import (
+    _CLASS_WEIGHT_DOC,
     _COMMON_PARAMETERS_DOC,
     MLPClassifier,
     MLPRegressor,
@@ -104,12 +105,12 @@ _CV_DOC = """{what}, every candidate trained in one fused pass.
     """
 
 
-def _cv_doc(what, model):
+def _cv_doc(what, model, model_params=""):
     return _CV_DOC.format(
         what=what,
         model=model,
         searchable=", ".join(SEARCHABLE),
-        params=_COMMON_PARAMETERS_DOC,
+        params=_COMMON_PARAMETERS_DOC + model_params,
         search_params=_SEARCH_PARAMETERS_DOC,
         attributes=_SEARCH_ATTRIBUTES_DOC,
     )
@@ -120,6 +121,7 @@ class MLPClassifierCV(ClassifierMixin, _BaseMLPCV):
         _cv_doc(
             "Multi-layer Perceptron classifier with a cross-validated grid search",
             "MLPClassifier",
+            _CLASS_WEIGHT_DOC,
         )
         + """
     Examples
@@ -165,6 +167,7 @@ class MLPClassifierCV(ClassifierMixin, _BaseMLPCV):
         n_iter_no_change=10,
         max_fun=15000,
         early_stopping_metric="score",
+        class_weight=None,
         cv=None,
         scoring=None,
         refit=True,
@@ -187,7 +190,7 @@ class MLPClassifierCV(ClassifierMixin, _BaseMLPCV):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
+        tags.classifier_tags.multi_label = self.class_weight is None
         return tags
 
 

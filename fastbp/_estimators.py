@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 
 from fastbp._activations import ACTIVATION_CODES
+from fastbp._class_weight import row_classes, weights_per_class
 from fastbp._lbfgs import fit_lbfgs
 from fastbp._losses import LOSS_CODES, loss_for_output, weighted_loss_and_delta_into
 from fastbp._optimizers import OptimizerState
@@ -79,6 +80,11 @@ def _check_is_fitted(estimator):
     weights (~9 us per call, a fifth of a one-row predict)."""
     if "coefs_" not in vars(estimator):
         check_is_fitted(estimator)
+
+
+def _rows_of(class_weights, Y):
+    """Each row's class weight (n,) for binarized targets Y, or None."""
+    return None if class_weights is None else class_weights[row_classes(Y)]
 
 
 def _store_arguments(estimator, arguments):
@@ -186,12 +192,13 @@ class _BaseMLP(BaseEstimator):
         )
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         n_features = X.shape[1]
-        sw = checked_sample_weight(sample_weight, X)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
+        class_weights = self._weights_per_class(y, incremental)
+        sw = checked_sample_weight(sample_weight, X, _rows_of(class_weights, y))
         self.n_outputs_ = y.shape[1]
         if validation is not None:
-            validation = self._checked_validation_data(*validation)
+            validation = self._checked_validation_data(*validation, class_weights)
         layer_units = [n_features, *hidden_layer_sizes, self.n_outputs_]
         self._random_state = self._fresh_random_state()
         if first_pass:
@@ -212,6 +219,11 @@ class _BaseMLP(BaseEstimator):
             source, Y, sw, network, self.max_iter, self.max_fun, self.tol
         )
         return None
+
+    def _weights_per_class(self, Y, incremental):
+        """(n_classes,) class weights for the binarized targets Y, or None
+        (regressors; ``MLPClassifier`` overrides this for ``class_weight``)."""
+        return
 
     def _end_fit(self, run, code):
         """After the epochs of ``run`` (None for L-BFGS) ended with ``code``:
@@ -414,9 +426,12 @@ class _BaseMLP(BaseEstimator):
         sw_val = sw[val_idx] if sw.shape[0] else None
         return X_val, y_val, np.ascontiguousarray(Y[val_idx]), sw_val
 
-    def _checked_validation_data(self, X_val, y_val, sample_weight_val):
+    def _checked_validation_data(
+        self, X_val, y_val, sample_weight_val, class_weights=None
+    ):
         """fastbp's X_val, y_val, sample_weight_val checked as the training
-        data are (after them: the features and classes are known); returns
+        data are (after them: the features and classes are known), with the
+        training data's ``class_weights`` (or None) applied to sw_val; returns
         (X_val, y_val, Y_val, sw_val) as ``_split_off`` does."""
         if X_val is None or y_val is None:
             given, missing = ("X_val", "y_val") if y_val is None else ("y_val", "X_val")
@@ -428,7 +443,9 @@ class _BaseMLP(BaseEstimator):
             )
         X_val = validate_predict_input(self, X_val)
         y_val, Y_val = self._validation_targets(y_val, X_val.shape[0])
-        sw_val = checked_sample_weight(sample_weight_val, X_val)
+        sw_val = checked_sample_weight(
+            sample_weight_val, X_val, _rows_of(class_weights, Y_val)
+        )
         return X_val, y_val, Y_val, sw_val if sw_val.shape[0] else None
 
     def _validator(self, X_val, y_val, Y_val, sw_val):
@@ -628,6 +645,16 @@ _COMMON_PARAMETERS_DOC = """
         (``best_validation_loss_``), and ``best_validation_score_`` is that
         epoch's score."""
 
+_CLASS_WEIGHT_DOC = """
+    class_weight : dict, 'balanced' or None, default=None
+        fastbp only, as ``LogisticRegression`` takes it: weights
+        ``{class_label: weight}`` (classes not given weigh 1), or 'balanced'
+        for n_samples / (n_classes * np.bincount(y)).  Each row's class weight
+        multiplies its sample weight, so it acts wherever sample weights do
+        (loss, gradients, early stopping's validation score and loss).
+        'balanced' is computed on ``fit``'s targets and is not supported by
+        ``partial_fit``; multilabel targets are not supported."""
+
 _COMMON_ATTRIBUTES_DOC = """
     loss_ : float
         The current loss computed with the loss function.
@@ -673,7 +700,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     training epochs run in compiled Numba kernels.
 
     Parameters
-    ----------{_COMMON_PARAMETERS_DOC}
+    ----------{_COMMON_PARAMETERS_DOC}{_CLASS_WEIGHT_DOC}
 
     Attributes
     ----------
@@ -719,6 +746,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n_iter_no_change=10,
         max_fun=15000,
         early_stopping_metric="score",
+        class_weight=None,
     ):
         _store_arguments(self, locals())
 
@@ -749,6 +777,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 )
         y = binarized_labels(self._label_binarizer, y)
         return X, y
+
+    def _weights_per_class(self, Y, incremental):
+        return weights_per_class(
+            self.class_weight,
+            self.classes_,
+            Y,
+            self._label_binarizer.y_type_,
+            incremental,
+        )
 
     def predict(self, X):
         """Predict using the multi-layer perceptron classifier.
@@ -862,7 +899,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
+        # class_weight has no meaning for multilabel targets (one class per
+        # row); without it, multilabel targets are supported.
+        tags.classifier_tags.multi_label = self.class_weight is None
         return tags
 
 

@@ -59,6 +59,7 @@ CLASSIFIER_CONSTRAINTS = {
     **_SklearnMLPClassifier._parameter_constraints,
     "activation": _ACTIVATION_CONSTRAINT,
     "early_stopping_metric": _METRIC_CONSTRAINT,
+    "class_weight": [dict, StrOptions({"balanced"}), None],
 }
 REGRESSOR_CONSTRAINTS = {
     **_SklearnMLPRegressor._parameter_constraints,
@@ -385,13 +386,22 @@ def as_source(X):
     return dense_source(np.ascontiguousarray(X))
 
 
-def checked_sample_weight(sample_weight, X):
+def checked_sample_weight(sample_weight, X, row_weights=None):
     """scikit-learn's sample-weight validation, plus: no negative weights
     (scikit-learn silently trains on them), cast to X's dtype.
-    Returns an empty array when ``sample_weight`` is None."""
-    if sample_weight is None:
+
+    ``row_weights``: None, or (n,) float64 factors (the rows' class weights)
+    that multiply the sample weights, in float64 before the cast.
+    Returns an empty array when both are None."""
+    if sample_weight is None and row_weights is None:
         return np.empty(0, dtype=X.dtype)
-    sample_weight = _check_sample_weight(sample_weight, X)
+    if row_weights is None:
+        sample_weight = _check_sample_weight(sample_weight, X)
+    elif sample_weight is None:
+        sample_weight = row_weights
+    else:
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        sample_weight = sample_weight * row_weights
     if (sample_weight < 0).any():
         raise ValueError(
             "sample_weight has negative values; sample weights must be >= 0."
