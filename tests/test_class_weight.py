@@ -42,7 +42,9 @@ def _mapped(class_weight, y):
 
 
 def _assert_same_model(a, b):
-    for got, expected in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+    for got, expected in zip(
+        a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True
+    ):
         np.testing.assert_array_equal(got, expected)
     assert a.loss_ == b.loss_
     assert a.n_iter_ == b.n_iter_
