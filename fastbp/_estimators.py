@@ -54,6 +54,7 @@ from fastbp._validation import (
     check_is_fitted,
     checked_sample_weight,
     column_or_1d,
+    dropout_rates,
     fitted_label_binarizer,
     hidden_activation_list,
     hidden_layer_list,
@@ -187,6 +188,13 @@ class _BaseMLP(BaseEstimator):
         """
         hidden_layer_sizes = hidden_layer_list(self.hidden_layer_sizes)
         hidden_activation_list(self.activation, len(hidden_layer_sizes))
+        rates = dropout_rates(self.dropout, len(hidden_layer_sizes))
+        if self.solver not in _STOCHASTIC_SOLVERS and rates.any():
+            raise ValueError(
+                "dropout needs solver='sgd' or 'adam': L-BFGS minimises one "
+                f"fixed objective; got solver={self.solver!r}, dropout="
+                f"{self.dropout!r}."
+            )
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -212,7 +220,7 @@ class _BaseMLP(BaseEstimator):
         if self.solver in _STOCHASTIC_SOLVERS:
             ensure_compiled(theta.dtype, "stochastic")
             return self._plan_stochastic(
-                source, Y, y, sw, network, incremental, validation
+                source, Y, y, sw, network, incremental, validation, rates
             )
         ensure_compiled(theta.dtype, "objective")
         self.n_iter_, self.loss_ = fit_lbfgs(
@@ -248,7 +256,11 @@ class _BaseMLP(BaseEstimator):
         factors = layer_init_factors(self.activation, len(layer_units) - 2)
         theta = init_theta(layout, n_params, factors, self._random_state, dtype)
         self._publish(theta, layout)
-        for fastbp_only in ("validation_loss_curve_", "best_validation_loss_"):
+        for fastbp_only in (
+            "validation_loss_curve_",
+            "best_validation_loss_",
+            "_dropout_seed",
+        ):
             self.__dict__.pop(fastbp_only, None)
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
@@ -296,10 +308,13 @@ class _BaseMLP(BaseEstimator):
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _plan_stochastic(self, source, Y, y, sw, network, incremental, validation):
+    def _plan_stochastic(
+        self, source, Y, y, sw, network, incremental, validation, rates
+    ):
         """scikit-learn's ``_fit_stochastic`` up to its epochs: the optimizer,
         the validation split (or fastbp's ``validation`` data, which replace
-        it), the Plan, Rules and Progress of the fit."""
+        it), the Plan (with the hidden layers' dropout ``rates``), Rules and
+        Progress of the fit."""
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = OptimizerState.create(
                 self.solver,
@@ -334,7 +349,18 @@ class _BaseMLP(BaseEstimator):
             network.layout,
             update_is_costly(self.solver, network.theta.size),
         )
-        plan = make_plan(source, Y, sw, network, batch_size, threaded, optimizer)
+        dropout = None
+        if rates.any():
+            if not hasattr(self, "_dropout_seed"):
+                # Drawn once per model (after its initial weights), kept
+                # across warm starts, partial_fit calls and pickling.
+                self._dropout_seed = int(
+                    self._random_state.randint(0, 2**63 - 1, dtype=np.int64)
+                )
+            dropout = (rates, self._dropout_seed)
+        plan = make_plan(
+            source, Y, sw, network, batch_size, threaded, optimizer, dropout
+        )
         rules = make_rules(
             self, batch_size, optimizer.solver_code, incremental, validate is not None
         )
@@ -643,7 +669,15 @@ _COMMON_PARAMETERS_DOC = """
         fall by more than ``tol`` within ``n_iter_no_change`` epochs; the best
         weights are then those of the lowest validation loss
         (``best_validation_loss_``), and ``best_validation_score_`` is that
-        epoch's score."""
+        epoch's score.
+    dropout : float or sequence of floats in [0, 1), default=0.0
+        fastbp only: the probability of dropping each hidden unit during
+        training (inverted dropout: kept units are scaled by 1 / (1 - p)),
+        one rate for every hidden layer or one per hidden layer; prediction
+        uses every unit.  The masks are a hash of (a seed drawn from
+        ``random_state``, the epoch, the training row, the unit), so results
+        do not depend on the thread count and a pickled model resumes
+        identically.  SGD and Adam only (a ValueError with 'lbfgs')."""
 
 _CLASS_WEIGHT_DOC = """
     class_weight : dict, 'balanced' or None, default=None
@@ -747,6 +781,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         max_fun=15000,
         early_stopping_metric="score",
         class_weight=None,
+        dropout=0.0,
     ):
         _store_arguments(self, locals())
 
@@ -972,6 +1007,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         huber_delta=1.0,
         quantile=0.5,
         early_stopping_metric="score",
+        dropout=0.0,
     ):
         _store_arguments(self, locals())
 

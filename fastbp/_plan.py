@@ -13,9 +13,14 @@ them as structs, so a kernel reads ``plan.network.theta``, never ``args[5]``):
   loss's parameter (``_losses``: Huber's delta, the quantile) and the L2
   strength.
 * ``Workspace(X_buf, Y_buf, sw_buf, acts, pre_acts, deltas, weights_t,
-  block_grads, block_loss, chunk_sums, grad)``: every buffer of one wave of m
-  rows (see ``_propagate``); a forward-only workspace leaves the backward ones
-  (and pre_acts) empty.
+  block_grads, block_loss, chunk_sums, grad, drop_rates, drop_key,
+  row_ids)``: every buffer of one wave of m rows (see ``_propagate``); a
+  forward-only workspace leaves the backward ones (and pre_acts) empty.  The
+  last three are dropout's (``_dropout``): the drop rate of each hidden
+  layer (float64; empty: no dropout, always so for forward-only
+  workspaces), the (seed, epoch key) uint64 pair and the wave's
+  training-row indices (m,) int64.  (Flat fields: Numba's parallel loops
+  cannot take a named tuple of arrays nested in another.)
 * ``Optimizer`` (``_optimizers``): the solver code, hyperparameters and state.
 * ``Plan(source, Y, sw, network, work, optimizer, threaded)``: Y (n_samples,
   n_outputs) targets in theta's dtype, sw (n_samples,) weights or empty, and
@@ -55,6 +60,9 @@ Workspace = namedtuple(
         "block_loss",
         "chunk_sums",
         "grad",
+        "drop_rates",
+        "drop_key",
+        "row_ids",
     ],
 )
 Plan = namedtuple(
@@ -62,6 +70,8 @@ Plan = namedtuple(
 )
 
 _EMPTY_INT = np.empty(0, dtype=np.int64)
+# Never written: the key is only set when the rates are not empty.
+_NO_DROPOUT = (np.empty(0), np.zeros(2, dtype=np.uint64), _EMPTY_INT)
 
 
 def dense_source(X):
@@ -87,8 +97,12 @@ def make_network(theta, layout, codes, alpha, loss_param=0.0):
     )
 
 
-def _keeps_pre_activations(network):
-    return any(code in PRE_ACTIVATION_CODES for code in network.act_codes.tolist())
+def _keeps_pre_activations(network, dropout_rates):
+    """Whether training keeps a copy per hidden layer in pre_acts: Z for
+    the codes that need it, the activations before dropout otherwise."""
+    return any(np.asarray(dropout_rates) > 0) or any(
+        code in PRE_ACTIVATION_CODES for code in network.act_codes.tolist()
+    )
 
 
 def wave_capacity(n_rows, layout):
@@ -132,6 +146,7 @@ def _empty_workspace(dtype):
         no_sums,
         no_sums,
         empty,
+        *_NO_DROPOUT,
     )
 
 
@@ -139,10 +154,13 @@ def _empty_workspace(dtype):
 _EMPTY_WORKSPACES = {np.dtype(d): _empty_workspace(d) for d in (np.float32, np.float64)}
 
 
-def training_workspace(n_rows, n_features, n_outputs, layout, dtype, keep_pre=False):
+def training_workspace(
+    n_rows, n_features, n_outputs, layout, dtype, keep_pre=False, dropout=None
+):
     """A Workspace for loss and gradient calls over up to ``n_rows`` rows;
-    pre_acts is allocated when ``keep_pre`` (a hidden layer's activation
-    ``needs_pre_activation``)."""
+    pre_acts is allocated when ``keep_pre`` (``_keeps_pre_activations``).
+    ``dropout``: None, or (rates, seed): one drop rate per hidden layer and
+    the model's dropout seed (an int in [0, 2^64))."""
     m = wave_capacity(n_rows, layout)
     n_params = int(layout[-1, B_OFFSET] + layout[-1, FAN_OUT])
     n_blocks = int(block_plan(m, layout)[0])
@@ -159,6 +177,19 @@ def training_workspace(n_rows, n_features, n_outputs, layout, dtype, keep_pre=Fa
         np.empty(n_blocks, dtype=np.float64),
         np.empty(param_chunks(n_params), dtype=np.float64),
         np.empty(n_params, dtype=dtype),
+        *_dropout_buffers(dropout, m),
+    )
+
+
+def _dropout_buffers(dropout, m):
+    """(drop_rates, drop_key, row_ids) of a training workspace."""
+    if dropout is None or not any(np.asarray(dropout[0]) > 0):
+        return _NO_DROPOUT
+    rates, seed = dropout
+    return (
+        np.ascontiguousarray(rates, dtype=np.float64),
+        np.array([seed, 0], dtype=np.uint64),
+        np.empty(m, dtype=np.int64),
     )
 
 
@@ -168,17 +199,20 @@ def no_optimizer(dtype):
     return Optimizer(SGD, np.zeros(6), empty, empty, np.zeros(1, dtype=np.int64))
 
 
-def make_plan(source, Y, sw, network, n_rows, threaded, optimizer=None):
+def make_plan(source, Y, sw, network, n_rows, threaded, optimizer=None, dropout=None):
     """The Plan of loss / gradient / training calls over up to ``n_rows``
-    rows per call (a batch, or every row for a full-batch objective)."""
+    rows per call (a batch, or every row for a full-batch objective);
+    ``dropout`` as ``training_workspace`` takes it."""
     dtype = network.theta.dtype
+    rates = () if dropout is None else dropout[0]
     work = training_workspace(
         n_rows,
         source.X.shape[1],
         Y.shape[1],
         network.layout,
         dtype,
-        _keeps_pre_activations(network),
+        _keeps_pre_activations(network, rates),
+        dropout,
     )
     if optimizer is None:
         optimizer = no_optimizer(dtype)

@@ -16,8 +16,13 @@ sizes = [n_features, *fan_outs]:
 * ``work.acts`` / ``work.deltas``: flat; layer l's (m, fan_out_l) activation
   and dL/dz are C-contiguous views at offset m * sum(fan_out_j, j < l).
   ``work.pre_acts``, laid out the same way, keeps Z_l for the hidden layers
-  whose activation ``needs_pre_activation`` (GELU, SiLU) when training; it is
-  empty otherwise.
+  whose activation ``needs_pre_activation`` (GELU, SiLU) when training, and
+  for the other hidden layers with dropout their activations before it (for
+  f'); it is empty otherwise.
+* ``work.drop_rates``, ``drop_key``, ``row_ids`` (``_dropout``): with dropout, a hidden layer's
+  activations are masked and scaled after f, A_l = f_l(Z_l) * m_l / (1 - p_l),
+  and its deltas get the same factor: delta_l = (delta_{l+1} W^T) *
+  f'(Z_l) * m_l / (1 - p_l).
 * ``work.block_grads`` (n_blocks, n_params) and ``work.block_loss``
   (n_blocks,): per-block partial sums of A_prev^T delta / column sums of
   delta, and of w_i l(y_i, a_i).
@@ -54,6 +59,7 @@ from fastbp._config import (
     WAVE_BLOCKS,
     jit,
 )
+from fastbp._dropout import apply_dropout_inplace
 from fastbp._losses import weighted_loss_and_delta_into
 from fastbp._optimizers import next_step, step_range
 from fastbp._params import (
@@ -159,7 +165,9 @@ def forward_rows(X_rows, network, work, n_rows, r0):
     A_l = f_l(Z_l), Z_l = A_{l-1} W_l + b_l, with f_l = network.act_codes[l]
     for hidden layers and network.out_code for the last one.  When
     work.pre_acts is not empty, Z_l is kept there for the layers whose f_l
-    ``needs_pre_activation``.
+    ``needs_pre_activation``.  With dropout on hidden layer l, A_l is then
+    masked and scaled (``apply_dropout_inplace``), its unmasked values kept
+    in pre_acts unless Z_l is.
     Writes: rows r0.. of every layer view of work.acts (and work.pre_acts).
     """
     theta, layout = network.theta, network.layout
@@ -171,10 +179,32 @@ def forward_rows(X_rows, network, work, n_rows, r0):
         np.dot(A_prev, weight_view(theta, layout, layer), A)
         code = network.out_code if layer == last else network.act_codes[layer]
         b = bias_view(theta, layout, layer)
-        if work.pre_acts.shape[0] > 0 and needs_pre_activation(code):
+        keeps_z = work.pre_acts.shape[0] > 0 and needs_pre_activation(code)
+        if keeps_z:
             add_bias_into(A, b, layer_view(work.pre_acts, layout, layer, n_rows)[r0:r1])
         bias_activate_inplace(A, b, code)
+        if layer < last and drops(work, layer):
+            if not keeps_z:
+                copy_into(A, layer_view(work.pre_acts, layout, layer, n_rows)[r0:r1])
+            apply_dropout_inplace(
+                A, work.row_ids[r0:r1], work.drop_key, layer, work.drop_rates[layer]
+            )
         A_prev = A
+
+
+@jit(inline="always")
+def drops(work, layer):
+    """Whether hidden layer ``layer`` has dropout in this workspace."""
+    return work.drop_rates.shape[0] > 0 and work.drop_rates[layer] > 0
+
+
+@jit
+def copy_into(A, out):
+    """out = A for (m, n) C-contiguous arrays (an element loop: a slice
+    assignment would compile Numba's shape-mismatch message).  Writes: out."""
+    a_flat, out_flat = A.reshape(A.size), out.reshape(out.size)
+    for q in range(a_flat.shape[0]):
+        out_flat[q] = a_flat[q]
 
 
 @jit
@@ -214,12 +244,13 @@ def backward_rows(X_rows, Y_rows, sw_rows, network, work, n_rows, r0, grad_out):
     of a wave of n_rows.
 
     Assumes ``forward_rows`` filled the same rows of work.acts (and
-    work.pre_acts) and
-    ``transpose_weights_into`` refreshed work.weights_t.  delta_L row i is
-    w_i * dl/dz_L (w_i = 1 without weights); then delta_{l-1} = (delta_l W_l^T)
-    * f'(Z_{l-1}) (from A_{l-1}, or from Z_{l-1} in work.pre_acts for the
-    activations that need it).  grad_out receives A_{l-1}^T delta_l at each W_l offset and
-    sum_i delta_l at each b_l offset (no alpha term, no 1/S).
+    work.pre_acts) and ``transpose_weights_into`` refreshed work.weights_t.
+    delta_L row i is w_i * dl/dz_L (w_i = 1 without weights); then
+    delta_{l-1} = (delta_l W_l^T) * f'(Z_{l-1}) (from A_{l-1}, or from what
+    work.pre_acts keeps: Z_{l-1} for the activations that need it, A_{l-1}
+    before dropout), times the dropout factor m / (1 - p) of layer l-1 if any.
+    grad_out receives A_{l-1}^T delta_l at each W_l offset (A_{l-1} after
+    dropout) and sum_i delta_l at each b_l offset (no alpha term, no 1/S).
     Writes: rows r0.. of work.deltas' layer views, grad_out (n_params,).
     Returns sum_i w_i l(y_i, a_i) over these rows, in float64.
     """
@@ -254,10 +285,23 @@ def backward_rows(X_rows, Y_rows, sw_rows, network, work, n_rows, r0, grad_out):
             else:
                 np.dot(D, weight_view(theta, layout, layer).T, D_prev)
             code = network.act_codes[layer - 1]
-            Z_prev = A_prev
+            # f' reads Z (kept in pre_acts) or the activations before dropout
+            # (pre_acts for a layer with dropout, else A_prev itself).
+            dropped = drops(work, layer - 1)
+            A_f = Z_prev = A_prev
             if needs_pre_activation(code):
                 Z_prev = layer_view(work.pre_acts, layout, layer - 1, n_rows)[r0:r1]
-            multiply_derivative_inplace(D_prev, A_prev, Z_prev, code)
+            elif dropped:
+                A_f = layer_view(work.pre_acts, layout, layer - 1, n_rows)[r0:r1]
+            multiply_derivative_inplace(D_prev, A_f, Z_prev, code)
+            if dropped:
+                apply_dropout_inplace(
+                    D_prev,
+                    work.row_ids[r0:r1],
+                    work.drop_key,
+                    layer - 1,
+                    work.drop_rates[layer - 1],
+                )
             D = D_prev
     return loss
 
@@ -503,8 +547,8 @@ def wave_partials(plan, wave_idx):
     """Gather the rows ``wave_idx`` (at most one wave) and compute every row
     block's partial loss and gradient.
 
-    Writes: plan.work (X_buf, Y_buf, sw_buf, acts, deltas, weights_t,
-    block_grads, block_loss).  Returns (sum_i w_i l_i in float64, sum_i w_i,
+    Writes: plan.work (X_buf, Y_buf, sw_buf, acts, pre_acts, deltas,
+    weights_t, block_grads, block_loss, row_ids).  Returns (sum_i w_i l_i in float64, sum_i w_i,
     n_blocks); the weight sum is 0 without sample weights.
     """
     work, network, sw = plan.work, plan.network, plan.sw
@@ -515,6 +559,10 @@ def wave_partials(plan, wave_idx):
     Y_w = work.Y_buf[:m]
     gather_dense_rows_into(plan.Y, wave_idx, Y_w)
     sw_w = work.sw_buf[:m] if weighted else work.sw_buf[:0]
+    if work.drop_rates.shape[0] > 0:
+        row_ids = work.row_ids
+        for i in range(m):
+            row_ids[i] = wave_idx[i]
     weight_sum = network.theta.dtype.type(0)
     if weighted:
         for i in range(m):

@@ -30,6 +30,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from fastbp._config import jit
+from fastbp._dropout import EPOCH
 from fastbp._optimizers import SGD
 from fastbp._propagate import batch_step
 from fastbp._shuffle import mt19937_words, shuffle_in_place
@@ -158,6 +159,8 @@ def one_epoch(plan, rules, progress):
         order = progress.order
         for i in range(sample_idx.shape[0]):
             order[i] = train_idx[sample_idx[i]]
+    if plan.work.drop_rates.shape[0] > 0:
+        plan.work.drop_key[EPOCH] = np.uint64(counters[T])  # t_ at the epoch's start
     total, status = run_batches(plan, order, rules.batch_size)
     if status == ZERO_WEIGHT_BATCH:
         return status

@@ -55,11 +55,13 @@ from fastbp._plan import Source, dense_source
 # and one name per hidden layer (checked by ``hidden_activation_list``).
 _ACTIVATION_CONSTRAINT = [StrOptions(set(HIDDEN_ACTIVATIONS)), list, tuple]
 _METRIC_CONSTRAINT = [StrOptions({"score", "loss"})]
+_DROPOUT_CONSTRAINT = [Interval(numbers.Real, 0, 1, closed="left"), list, tuple]
 CLASSIFIER_CONSTRAINTS = {
     **_SklearnMLPClassifier._parameter_constraints,
     "activation": _ACTIVATION_CONSTRAINT,
     "early_stopping_metric": _METRIC_CONSTRAINT,
     "class_weight": [dict, StrOptions({"balanced"}), None],
+    "dropout": _DROPOUT_CONSTRAINT,
 }
 REGRESSOR_CONSTRAINTS = {
     **_SklearnMLPRegressor._parameter_constraints,
@@ -68,6 +70,7 @@ REGRESSOR_CONSTRAINTS = {
     "huber_delta": [Interval(numbers.Real, 0, None, closed="neither")],
     "quantile": [Interval(numbers.Real, 0, 1, closed="neither")],
     "early_stopping_metric": _METRIC_CONSTRAINT,
+    "dropout": _DROPOUT_CONSTRAINT,
 }
 
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -349,6 +352,28 @@ def hidden_activation_list(activation, n_hidden):
             f"{list(HIDDEN_ACTIVATIONS)}."
         )
     return names
+
+
+def dropout_rates(dropout, n_hidden):
+    """One drop rate per hidden layer, as a float64 array: ``dropout``
+    repeated, or the sequence itself, once its length and values (each in
+    [0, 1)) are checked."""
+    if isinstance(dropout, numbers.Real):
+        given = [dropout] * n_hidden
+    else:
+        given = list(dropout)
+        if len(given) != n_hidden:
+            raise ValueError(
+                f"dropout has {len(given)} rates but the network has {n_hidden} "
+                f"hidden layers (hidden_layer_sizes); give one rate per hidden "
+                f"layer or a single rate."
+            )
+    for rate in given:
+        if not (isinstance(rate, numbers.Real) and 0 <= rate < 1):
+            raise ValueError(
+                f"dropout rates must be real numbers in [0, 1); got {rate!r}."
+            )
+    return np.array(given, dtype=np.float64)
 
 
 def layer_init_factors(activation, n_hidden):
