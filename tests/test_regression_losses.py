@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from reference import forward, l2_penalty
 from sklearn.metrics import r2_score
-from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.model_selection import GridSearchCV, KFold, train_test_split
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -149,25 +149,32 @@ def test_lbfgs_loss_is_the_numpy_objective(loss, weighted, rng):
 # ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 @pytest.mark.parametrize("loss", ("squared_error", *ROBUST_LOSSES))
-def test_one_batch_loss_curve_is_the_objective_of_earlier_weights(loss, solver, rng):
+def test_one_batch_loss_curve_is_the_objective_of_earlier_weights(
+    loss, solver, weighted, rng
+):
     # loss_curve_[k] averages the batch losses of epoch k + 1, each taken at
     # the weights BEFORE that batch's update.  With one full batch per epoch
     # it is the whole objective at the weights after k epochs, which a fit
     # with max_iter=k publishes (k >= 1; the initial weights are not
     # published).  squared_error checks the premise itself.
     X, y = _data(rng, n=40)
+    sw = rng.uniform(0.2, 3.0, X.shape[0]) if weighted else None
     params = _one_batch(
         **SMALL, **_params(loss), solver=solver, alpha=0.2, learning_rate_init=0.05
     )
     n_epochs = 5
-    full = _fit(X, y, **params, max_iter=n_epochs)
+    full = _fit(X, y, sw, **params, max_iter=n_epochs)
     assert full.n_iter_ == n_epochs
     for k in range(1, n_epochs):
-        earlier = _fit(X, y, **params, max_iter=k)
+        earlier = _fit(X, y, sw, **params, max_iter=k)
         assert_allclose(
-            full.loss_curve_[k], _objective(earlier, X, y), rtol=RTOL, err_msg=str(k)
+            full.loss_curve_[k],
+            _objective(earlier, X, y, sw),
+            rtol=RTOL,
+            err_msg=str(k),
         )
     # The curve moved: a check of a constant curve would prove nothing.
     assert len(set(full.loss_curve_)) == n_epochs
@@ -367,10 +374,12 @@ def test_the_loss_parameter_matters(rng):
     # compares fits that could differ).
     X, y = _data(rng)
     params = dict(**SMALL, solver="adam", max_iter=5, learning_rate_init=0.05)
-    for loss, name, value in (("huber", "huber_delta", 0.3), ("quantile", "q", 0.2)):
-        key = "quantile" if name == "q" else name
+    for loss, name, value in (
+        ("huber", "huber_delta", 0.3),
+        ("quantile", "quantile", 0.2),
+    ):
         default = _fit(X, y, **params, loss=loss)
-        other = _fit(X, y, **params, loss=loss, **{key: value})
+        other = _fit(X, y, **params, loss=loss, **{name: value})
         assert not np.array_equal(other.coefs_[0], default.coefs_[0]), loss
 
 
@@ -447,10 +456,14 @@ def test_partial_fit_steps_like_fit(loss, rng):
 @pytest.mark.parametrize("loss", ROBUST_LOSSES)
 def test_two_outputs_sum_the_losses(loss, rng):
     X, Y = _data(rng, n_outputs=2)
-    model = _fit(X, Y, **SMALL, **_params(loss), solver="lbfgs", max_iter=50, alpha=0.1)
+    sw = rng.uniform(0.2, 3.0, X.shape[0])
+    params = dict(**SMALL, **_params(loss), solver="lbfgs", max_iter=50, alpha=0.1)
+    model = _fit(X, Y, **params)
     assert model.n_outputs_ == 2
     assert model.predict(X).shape == Y.shape
     assert_allclose(model.loss_, _objective(model, X, Y), rtol=RTOL)
+    weighted = _fit(X, Y, sw, **params)
+    assert_allclose(weighted.loss_, _objective(weighted, X, Y, sw), rtol=RTOL)
     assert_allclose(model.predict(X), _outputs(model, X), rtol=1e-12, atol=1e-12)
 
 
@@ -488,6 +501,39 @@ def test_validation_curves_are_recomputed_from_each_epoch(rng):
         assert_array_equal(got, expected)
 
 
+def test_internal_validation_split_curves(rng):
+    # Without X_val, early stopping holds out the rows that scikit-learn's
+    # MLP holds out: train_test_split(arange(n), test_size=0.1) with the
+    # estimator's RandomState(random_state) after the initial weights drew
+    # from it (one uniform array per W, then per b, layer by layer).  A fit
+    # on the remaining rows (same layer shapes: the same initial weights)
+    # with max_iter=k then has epoch k's weights.
+    X, y = _data(rng, n=80)
+    n_epochs = 4
+    params = _one_batch(
+        **SMALL, **_params("quantile"), solver="adam", learning_rate_init=0.05
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stopped = fastbp.MLPRegressor(
+            **params, max_iter=n_epochs, early_stopping=True
+        ).fit(X, y)
+    random_state = np.random.RandomState(SMALL["random_state"])
+    for W in stopped.coefs_:
+        random_state.uniform(size=W.shape)
+        random_state.uniform(size=W.shape[1])
+    train, val = train_test_split(
+        np.arange(X.shape[0]), random_state=random_state, test_size=0.1
+    )
+    scores, losses = [], []
+    for k in range(1, n_epochs + 1):
+        epoch = _fit(X[train], y[train], **params, max_iter=k)
+        scores.append(r2_score(y[val], _outputs(epoch, X[val]).ravel()))
+        losses.append(_objective(epoch, X[val], y[val], penalty=False))
+    assert_allclose(stopped.validation_scores_, scores, rtol=RTOL)
+    assert_allclose(stopped.validation_loss_curve_, losses, rtol=RTOL)
+
+
 # ----------------------------------------------------------------------------
 # 8. MLPRegressorCV equals GridSearchCV
 # ----------------------------------------------------------------------------
@@ -504,15 +550,19 @@ def _assert_same_search(ours, reference, n_splits):
 
 
 @pytest.mark.parametrize(
-    "fixed, grid",
+    "fixed, grid, loss_param",
     [
-        (dict(loss="huber"), {"learning_rate_init": [1e-3, 1e-2, 1e-1]}),
-        (dict(loss="huber", huber_delta=0.3), {"learning_rate_init": [1e-2, 1e-1]}),
-        (dict(loss="quantile", quantile=0.2), {"alpha": [1e-4, 1.0]}),
+        (dict(loss="huber"), {"learning_rate_init": [1e-3, 1e-2, 1e-1]}, None),
+        (
+            dict(loss="huber", huber_delta=0.3),
+            {"learning_rate_init": [1e-2, 1e-1]},
+            "huber_delta",
+        ),
+        (dict(loss="quantile", quantile=0.2), {"alpha": [1e-4, 1.0]}, "quantile"),
     ],
     ids=["huber", "huber-delta", "quantile"],
 )
-def test_cv_equals_grid_search(fixed, grid, rng):
+def test_cv_equals_grid_search(fixed, grid, loss_param, rng):
     X, y = _data(rng, n=90)
     params = dict(**SMALL, **fixed, max_iter=8)
     cv = KFold(3)
@@ -520,17 +570,27 @@ def test_cv_equals_grid_search(fixed, grid, rng):
     reference = GridSearchCV(fastbp.MLPRegressor(**params), grid, cv=cv).fit(X, y)
     _assert_same_search(ours, reference, 3)
     assert_array_equal(ours.predict(X), reference.predict(X))
-    # The fixed loss parameter reaches the models: the default one scores
-    # differently.
-    name = "huber_delta" if "huber_delta" in fixed else "quantile"
-    if name in fixed:
-        default = dict(params)
-        del default[name]
+    if loss_param is not None:
+        # The fixed parameter reaches the models: its default scores otherwise.
+        default = {k: v for k, v in params.items() if k != loss_param}
         other = fastbp.MLPRegressorCV(**default, **grid, cv=cv).fit(X, y)
         assert not np.array_equal(
             other.cv_results_["split0_test_score"],
             ours.cv_results_["split0_test_score"],
         )
+
+
+@pytest.mark.parametrize(
+    "name, values", [("huber_delta", [0.5, 1.0]), ("quantile", [0.2, 0.8])]
+)
+def test_cv_does_not_search_loss_parameters(name, values, rng):
+    # They change the loss, not only the optimizer or the penalty, so the
+    # fused search refuses lists of them (GridSearchCV searches them).
+    X, y = _data(rng, n=30)
+    loss = "huber" if name == "huber_delta" else "quantile"
+    search = fastbp.MLPRegressorCV(loss=loss, **{name: values}, max_iter=2, cv=3)
+    with pytest.raises(ValueError, match=f"cannot search '{name}'"):
+        search.fit(X, y)
 
 
 # ----------------------------------------------------------------------------
