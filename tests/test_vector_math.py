@@ -8,6 +8,8 @@ thresholds, the reduction boundaries (ln(2)/2 for exp, sqrt(2) for log) and the
 special values, which must match exactly.
 """
 
+import math
+
 import numba
 import numpy as np
 import pytest
@@ -230,3 +232,157 @@ def test_ln2_split_is_exact_enough():
         # lo is ln 2 - hi correctly rounded: within half an ulp of lo, so
         # k (hi + lo) is off k ln 2 by < 1076 * 2^-74, far below an ulp of r.
         assert abs(error) <= decimal.Decimal(float(np.spacing(lo))) / 2
+
+
+# ------------------------------------------- erf, expm1 (x <= 0) and log1p
+# Their reference is Python's math module (the C library's erf, expm1 and
+# log1p, each within one ulp of the exact value), element by element.
+
+
+@jit
+def _erf_each(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _vector_math.simd_erf(x[i])
+
+
+@jit
+def _expm1_nonpositive_each(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _vector_math.simd_expm1_nonpositive(x[i])
+
+
+@jit
+def _log1p_each(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _vector_math.simd_log1p(x[i])
+
+
+def _math_reference(function, x):
+    """math's float64 function of each element of x, rounded to x's dtype."""
+    values = [function(float(v)) for v in x.astype(np.float64)]
+    return np.array(values, dtype=np.float64).astype(x.dtype)
+
+
+# Fewer random samples than for exp / log: the reference is a Python loop.
+N_MATH = N_RANDOM // 4
+
+
+def _tiny_values():
+    """Tiny magnitudes of both signs: 1e-300, subnormals, the smallest normal."""
+    info = np.finfo(np.float64)
+    tiny = np.array([1e-300, 1e-310, info.smallest_subnormal, info.tiny, 1e-20])
+    return np.concatenate([tiny, -tiny, [0.0, -0.0]])
+
+
+def _erf_arguments(rng, dtype):
+    # erf's intervals have width 1/8: their edges and the floats next to them.
+    edges = np.arange(-56, 57) / 8.0
+    return np.concatenate(
+        [
+            rng.uniform(-7.0, 7.0, N_MATH),
+            rng.uniform(-0.125, 0.125, N_MATH // 4),  # the odd series about 0
+            edges,
+            np.nextafter(edges, np.inf),
+            np.nextafter(edges, -np.inf),
+            _tiny_values(),
+        ]
+    ).astype(dtype)
+
+
+def _expm1_arguments(rng, dtype):
+    low = _vector_math.EXPM1_LOW
+    return np.concatenate(
+        [
+            rng.uniform(-80.0, 0.0, N_MATH),
+            rng.uniform(-1.0, 0.0, N_MATH // 4),  # where cancellation would hurt
+            -(10.0 ** rng.uniform(-320.0, -1.0, N_MATH // 8)),  # tiny to small
+            rng.uniform(-40.0, -30.0, N_MATH // 8),  # where expm1 reaches -1
+            [low, np.nextafter(low, 0.0), np.nextafter(low, -np.inf), -1e30],
+            [-0.5 * np.log(2.0), -1.5 * np.log(2.0)],  # where k changes
+            _tiny_values()[5:],  # the negative ones and -0.0, 0.0
+        ]
+    ).astype(dtype)
+
+
+def _log1p_arguments(rng, dtype):
+    info = np.finfo(dtype)
+    u = np.concatenate(
+        [
+            rng.uniform(-1.0, 1.0, N_MATH),
+            2.0 ** rng.uniform(-1074.0, np.log2(float(info.max)), N_MATH // 4),
+            -(2.0 ** rng.uniform(-1074.0, -1e-9, N_MATH // 4)),  # in (-1, 0)
+            -1.0 + 2.0 ** rng.uniform(-53.0, -1.0, N_MATH // 8),  # near -1
+            1e-10 * rng.standard_normal(N_MATH // 8),
+            [np.nextafter(-1.0, 0.0), float(info.max), 1.0, 2.0, 1e30],
+            _tiny_values(),
+        ]
+    )
+    with np.errstate(over="ignore"):  # to float32: huge values become inf
+        u = u.astype(dtype)
+    # log1p's domain, (-1, inf): the float32 casts may reach -1 or inf.
+    return u[(u > -1) & np.isfinite(u)]
+
+
+# (kernel, math function, arguments, float64 ulp bound).  float32 results are
+# the float64 result rounded: within one float32 ulp of math's, rounded.
+MATH_FUNCTIONS = {
+    "erf": (_erf_each, math.erf, _erf_arguments, 2),
+    "expm1_nonpositive": (_expm1_nonpositive_each, math.expm1, _expm1_arguments, 1),
+    "log1p": (_log1p_each, math.log1p, _log1p_arguments, 2),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", MATH_FUNCTIONS)
+def test_within_ulps_of_math(name, dtype, rng):
+    kernel, function, arguments, float64_ulps = MATH_FUNCTIONS[name]
+    x = arguments(rng, dtype)
+    got = _apply(kernel, x)
+    assert got.dtype == dtype
+    distance = ulp_distance(got, _math_reference(function, x))
+    bound = float64_ulps if dtype == np.float64 else 1
+    assert distance.max() <= bound, (x[distance.argmax()], distance.max())
+    assert np.mean(distance == 0) > 0.6
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_erf_special_and_tiny_values(dtype):
+    special = np.array([np.inf, -np.inf, np.nan, 6.0, -6.0, 30.0, -1e30], dtype)
+    got = _apply(_erf_each, special)
+    expected = np.array([1.0, -1.0, np.nan, 1.0, -1.0, 1.0, -1.0], dtype)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got[:2], _math_reference(math.erf, special[:2]))
+    # Tiny arguments keep their relative accuracy (erf(x) = 2x / sqrt(pi) to
+    # the last bit) and zeros their sign, as math.erf's.
+    tiny = _tiny_values().astype(dtype)
+    got = _apply(_erf_each, tiny)
+    expected = _math_reference(math.erf, tiny)
+    np.testing.assert_array_equal(got, expected)
+    assert np.all(np.signbit(got) == np.signbit(tiny))
+    # Odd: erf(-x) = -erf(x), bit for bit.
+    x = np.random.default_rng(0).uniform(0.0, 7.0, 1000).astype(dtype)
+    np.testing.assert_array_equal(_apply(_erf_each, -x), -_apply(_erf_each, x))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_expm1_nonpositive_special_values(dtype):
+    values = np.array([-np.inf, -1e30, -60.0, -61.0, -745.0, 0.0, -0.0], dtype)
+    got = _apply(_expm1_nonpositive_each, values)
+    np.testing.assert_array_equal(got, _math_reference(math.expm1, values))
+    assert np.isnan(_apply(_expm1_nonpositive_each, np.array([np.nan], dtype))[0])
+    # Below EXPM1_LOW (the clamp) math's expm1 itself is exactly -1.
+    assert math.expm1(_vector_math.EXPM1_LOW) == -1.0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log1p_special_values(dtype):
+    info = np.finfo(dtype)
+    values = np.array(
+        [0.0, -0.0, 1e-300, -1e-300, info.smallest_subnormal, info.max, 1.0], dtype
+    )
+    values = np.concatenate([values, [np.nextafter(dtype(-1), dtype(0))]])
+    got = _apply(_log1p_each, values)
+    expected = _math_reference(math.log1p, values)
+    np.testing.assert_array_equal(got, expected)
+    assert np.all(np.signbit(got) == np.signbit(expected))  # log1p(-0) = -0
+    assert np.isnan(_apply(_log1p_each, np.array([np.nan], dtype))[0])
