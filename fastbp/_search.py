@@ -114,6 +114,14 @@ class _Model:
         return view
 
 
+# Parameters whose one value may be a sequence, one entry per hidden layer.
+_PER_LAYER = {
+    "hidden_layer_sizes": numbers.Integral,
+    "activation": str,
+    "dropout": numbers.Real,
+}
+
+
 class _BaseMLPCV(BaseEstimator):
     """The search shared by ``MLPClassifierCV`` and ``MLPRegressorCV``."""
 
@@ -132,9 +140,11 @@ class _BaseMLPCV(BaseEstimator):
         grid = {}
         for name in self._model_parameter_names():
             value = getattr(self, name)
-            if name == "hidden_layer_sizes":
+            if name in _PER_LAYER:
+                # One value per hidden layer, not a grid (a sequence of them
+                # would be: GridSearchCV's job).
                 if _is_sequence(value) and not all(
-                    isinstance(v, numbers.Integral) for v in value
+                    isinstance(v, _PER_LAYER[name]) for v in value
                 ):
                     self._raise_not_searchable(name)
                 continue

@@ -262,15 +262,19 @@ def hidden_name(hidden, layer):
     return hidden if isinstance(hidden, str) else hidden[layer]
 
 
-def forward(X, coefs, intercepts, hidden, out):
+def forward(X, coefs, intercepts, hidden, out, dropout=None):
     """Return (Zs, As): pre-activations and activations of every layer;
-    ``hidden`` is one name or one per hidden layer."""
+    ``hidden`` is one name or one per hidden layer.  ``dropout``: None, or
+    one factor matrix (n, fan_out) per hidden layer (``dropout_factors``, or
+    None for a layer without dropout) that multiplies its activations."""
     Zs, As = [], []
     A = X
     for layer, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
         Z = A @ W + b
         last = layer == len(coefs) - 1
         A = activation(out if last else hidden_name(hidden, layer), Z)
+        if not last and dropout is not None and dropout[layer] is not None:
+            A = A * dropout[layer]
         Zs.append(Z)
         As.append(A)
     return Zs, As
@@ -292,8 +296,11 @@ def loss_and_gradients(
     sample_weight=None,
     eps=None,
     param=None,
+    dropout=None,
 ):
-    """Regularised loss and its gradient by textbook back-propagation.
+    """Regularised loss and its gradient by textbook back-propagation;
+    ``dropout`` as ``forward`` takes it (its factors also multiply the
+    hidden layer's deltas).
 
     Returns (L, coef_grads, intercept_grads).
     """
@@ -301,7 +308,7 @@ def loss_and_gradients(
     n = X.shape[0]
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
     S = n if sample_weight is None else w.sum()
-    Zs, As = forward(X, coefs, intercepts, hidden, out)
+    Zs, As = forward(X, coefs, intercepts, hidden, out, dropout)
     data_term = (w * row_losses(loss, Y, As[-1], eps, param)).sum()
     L = (data_term + 0.5 * alpha * l2_penalty(coefs)) / S
 
@@ -316,7 +323,50 @@ def loss_and_gradients(
             delta = (delta @ coefs[layer].T) * activation_derivative(
                 hidden_name(hidden, layer - 1), Zs[layer - 1]
             )
+            if dropout is not None and dropout[layer - 1] is not None:
+                delta = delta * dropout[layer - 1]
     return L, coef_grads, intercept_grads
+
+
+# ----------------------------------------------------------------------------
+# Dropout masks: the counter-based hash, in Python integers
+# ----------------------------------------------------------------------------
+
+_WORD = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _splitmix_finaliser(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _WORD
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _WORD
+    return z ^ (z >> 31)
+
+
+def _hash_step(key, counter):
+    return _splitmix_finaliser((key + _GOLDEN * (counter + 1)) & _WORD)
+
+
+def dropout_keep(seed, epoch_key, layer, rows, n_units, rate):
+    """(len(rows), n_units) bool: which units of hidden layer ``layer`` are
+    kept for the training rows ``rows`` (fastbp._dropout's definition, in
+    Python integers: a unit is dropped when the top 53 bits of its hash are
+    below floor(rate 2^53))."""
+    layer_key = _hash_step(_hash_step(seed, epoch_key), layer)
+    threshold = int(rate * 2.0**53)
+    keep = np.empty((len(rows), n_units), dtype=bool)
+    for i, row in enumerate(rows):
+        row_key = _hash_step(layer_key, int(row))
+        for j in range(n_units):
+            keep[i, j] = (_hash_step(row_key, j) >> 11) >= threshold
+    return keep
+
+
+def dropout_factors(seed, epoch_key, layer, rows, n_units, rate, dtype=np.float64):
+    """The factors m / (1 - rate) (0 or 1 / (1 - rate), in ``dtype``) that
+    inverted dropout multiplies the activations and deltas by."""
+    scale = dtype(1.0 / (1.0 - rate))
+    keep = dropout_keep(seed, epoch_key, layer, rows, n_units, rate)
+    return np.where(keep, scale, dtype(0))
 
 
 # ----------------------------------------------------------------------------

@@ -482,19 +482,7 @@ def test_one_and_two_threads_give_the_same_bits(activation, solver):
 # ---------------------------------------------------------- 7. fused search
 @pytest.mark.parametrize(
     "activation",
-    [
-        "gelu",
-        pytest.param(
-            ("silu", "leaky_relu"),
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=ValueError,
-                reason="package bug: MLPClassifierCV takes a per-layer activation "
-                "sequence for a grid to search and rejects it ('cannot search "
-                "activation'), while MLPClassifier and GridSearchCV accept it",
-            ),
-        ),
-    ],
+    ["gelu", ("silu", "leaky_relu")],
     ids=str,
 )
 def test_classifier_cv_equals_grid_search(activation, rng):

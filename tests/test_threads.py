@@ -31,7 +31,8 @@ FIT_SCRIPT = textwrap.dedent(
     y = np.tanh(X[:, :3]).sum(axis=1)
     hidden = tuple(int(h) for h in sys.argv[2].split(","))
     model = MLPRegressor(hidden_layer_sizes=hidden, solver=sys.argv[1],
-                         batch_size=int(sys.argv[3]), max_iter=3, random_state=0).fit(X, y)
+                         batch_size=int(sys.argv[3]), max_iter=3, random_state=0,
+                         dropout=float(sys.argv[4])).fit(X, y)
     digest = hashlib.sha256()
     for a in model.coefs_ + model.intercepts_:
         digest.update(np.ascontiguousarray(a).tobytes())
@@ -41,9 +42,9 @@ FIT_SCRIPT = textwrap.dedent(
 )
 
 
-def _run_fit(solver, hidden, batch_size, **env):
+def _run_fit(solver, hidden, batch_size, dropout, **env):
     completed = subprocess.run(
-        [sys.executable, "-c", FIT_SCRIPT, solver, hidden, str(batch_size)],
+        [sys.executable, "-c", FIT_SCRIPT, solver, hidden, str(batch_size), dropout],
         check=False,
         env={**os.environ, **env},
         capture_output=True,
@@ -57,26 +58,30 @@ def _run_fit(solver, hidden, batch_size, **env):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("solver", "hidden", "batch_size"),
+    ("solver", "hidden", "batch_size", "dropout"),
     [
-        ("sgd", "96,64", 400),
-        ("adam", "96,64", 400),
-        ("lbfgs", "96,64", 400),
+        ("sgd", "96,64", 400, "0"),
+        ("adam", "96,64", 400, "0"),
+        ("lbfgs", "96,64", 400, "0"),
         # One row block per batch, but Adam's update over 43k parameters runs
         # its chunks in parallel (update_is_costly).
-        ("adam", "256,128", 32),
+        ("adam", "256,128", 32, "0"),
+        # Dropout's masks hash the row's index, not its block's.
+        ("adam", "96,64", 400, "0.3"),
     ],
-    ids=["sgd", "adam", "lbfgs", "adam-parallel-update"],
+    ids=["sgd", "adam", "lbfgs", "adam-parallel-update", "adam-dropout"],
 )
-def test_bit_identical_weights_with_one_and_two_threads(solver, hidden, batch_size):
+def test_bit_identical_weights_with_one_and_two_threads(
+    solver, hidden, batch_size, dropout
+):
     if batch_size == 32:
         sizes = [40, *map(int, hidden.split(",")), 1]
         layout, n_params, _ = build_layout(sizes)
         assert block_plan(batch_size, layout)[0] == 1
         assert update_is_costly(solver, n_params)
         assert not use_threads(batch_size, layout)
-    one = _run_fit(solver, hidden, batch_size, NUMBA_NUM_THREADS="1")
-    two = _run_fit(solver, hidden, batch_size, NUMBA_NUM_THREADS="2")
+    one = _run_fit(solver, hidden, batch_size, dropout, NUMBA_NUM_THREADS="1")
+    two = _run_fit(solver, hidden, batch_size, dropout, NUMBA_NUM_THREADS="2")
     assert one[0] == 1 and two[0] == 2  # the settings really differed
     assert one[1] == two[1]
 
