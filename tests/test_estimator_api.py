@@ -92,11 +92,16 @@ def assert_same_weights(ours, ref, rtol=1e-8):
 # ------------------------------------------------------------- parameters
 # fastbp's opt-in parameters, keyword-only, after all of scikit-learn's.
 FASTBP_ONLY_PARAMETERS = {
-    "MLPClassifier": [("early_stopping_metric", "score"), ("class_weight", None)],
+    "MLPClassifier": [
+        ("early_stopping_metric", "score"),
+        ("class_weight", None),
+        ("dropout", 0.0),
+    ],
     "MLPRegressor": [
         ("huber_delta", 1.0),
         ("quantile", 0.5),
         ("early_stopping_metric", "score"),
+        ("dropout", 0.0),
     ],
 }
 

@@ -34,7 +34,9 @@ that setting: the ``partial_fit`` checks (SGDClassifier's rule: one batch
 cannot be balanced, so ``partial_fit`` raises) and the sample-weight
 equivalence (balanced weights count rows, not weights, as in
 LogisticRegression).  Its multilabel checks are skipped by its tags (class
-weights need one class per row).
+weights need one class per row).  ``dropout`` runs every check but the
+sample-weight equivalence: a row repeated k times draws k independent masks
+(each copy is its own training row), a row of weight k one mask.
 
 ``loss='poisson'`` is not among the instances: the checks train regressors on
 targets with negative values, which fastbp rejects for the Poisson loss on
@@ -43,6 +45,7 @@ purpose (scikit-learn silently trains on them).
 
 import warnings
 
+import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -72,6 +75,8 @@ ESTIMATORS = [
     MLPClassifier(**_TWO_LAYER_SGD),
     MLPClassifier(hidden_layer_sizes=(10,), max_iter=50, solver="lbfgs"),
     MLPClassifier(**_SMALL, learning_rate_init=0.01, class_weight="balanced"),
+    MLPClassifier(**_SMALL, learning_rate_init=0.01, dropout=0.2),
+    MLPRegressor(**_TWO_LAYER_SGD, dropout=(0.1, 0.0)),
     MLPRegressor(**_SMALL, learning_rate_init=0.01),  # Adam, ReLU
     MLPRegressor(**_TWO_LAYER_SGD),
     MLPRegressor(
@@ -93,9 +98,18 @@ _BALANCED_DOES_NOT_APPLY = {
 }
 
 
+_DROPOUT_DOES_NOT_APPLY = {
+    "check_sample_weight_equivalence_on_dense_data": "repeats draw own masks",
+    "check_sample_weight_equivalence_on_sparse_data": "repeats draw own masks",
+}
+
+
 def _does_not_apply(estimator):
-    if estimator.get_params().get("class_weight") == "balanced":
+    params = estimator.get_params()
+    if params.get("class_weight") == "balanced":
         return _BALANCED_DOES_NOT_APPLY
+    if np.any(np.asarray(params.get("dropout", 0.0)) > 0):
+        return _DROPOUT_DOES_NOT_APPLY
     return {}
 
 
