@@ -204,3 +204,31 @@ def test_runs_without_matplotlib(tmp_path):
     assert "matplotlib is not installed: skipping the picture" in out
     assert "learned XOR: yes" in out
     assert not (tmp_path / "xor_loss.png").exists()
+
+
+def test_imbalanced_and_dropout(tmp_path):
+    out = run_example(
+        "imbalanced_and_dropout.py", "--quick", "--outdir", str(tmp_path), cwd=tmp_path
+    )
+    plain = number_after("class_weight=None        balanced accuracy:", out)
+    balanced = number_after("class_weight='balanced'  balanced accuracy:", out)
+    # Balanced class weights lift the minority classes' recall on held-out rows.
+    assert balanced > plain + 0.05, out
+    assert number_after("gained by class_weight='balanced':", out) == pytest.approx(
+        balanced - plain, abs=2e-3
+    )
+    ends = re.findall(
+        r"^dropout=(\S+): validation loss lowest (\S+) .*last (\S+);", out, re.MULTILINE
+    )
+    assert [rate for rate, _, _ in ends] == ["0.0", "0.5"], out
+    (_, low_plain, end_plain), (_, _, end_dropout) = (
+        (rate, float(low), float(end)) for rate, low, end in ends
+    )
+    # The plain wide network overfits (its validation loss turns up); dropout's
+    # ends lower.
+    assert end_plain > low_plain * 1.1, out
+    assert end_dropout < end_plain, out
+    assert number_after("dropout 0.5 / none:", out) == pytest.approx(
+        end_dropout / end_plain, abs=2e-3
+    )
+    assert_pictures(tmp_path, "dropout_loss_curves.png")
