@@ -45,6 +45,9 @@ from fastbp._search_memory import check_memory, data_bytes, run_bytes
 from fastbp._training import GO_ON, N_ITER, fit_stochastic
 from fastbp._validation import (
     check_is_fitted,
+    dropout_rates,
+    hidden_activation_list,
+    hidden_layer_list,
     scorer_accepts_sample_weight,
     validate_data,
 )
@@ -159,6 +162,11 @@ class _BaseMLPCV(BaseEstimator):
                     "single value instead of a list."
                 )
             grid[name] = values
+        # The per-layer values must fit the network before any fit runs (a
+        # failed fit per candidate would bury the message).
+        n_hidden = len(hidden_layer_list(self.hidden_layer_sizes))
+        hidden_activation_list(self.activation, n_hidden)
+        dropout_rates(self.dropout, n_hidden)
         return list(ParameterGrid(grid))
 
     def _raise_not_searchable(self, name):

@@ -37,6 +37,10 @@ LogisticRegression).  Its multilabel checks are skipped by its tags (class
 weights need one class per row).  ``dropout`` runs every check but the
 sample-weight equivalence: a row repeated k times draws k independent masks
 (each copy is its own training row), a row of weight k one mask.
+``early_stopping_metric='loss'`` (fastbp only) is not among the instances:
+it needs ``early_stopping=True``, with which scikit-learn's own MLP fails
+several checks (``partial_fit`` refuses it; the checks' tiny data sets cannot
+be split); ``tests/test_validation_data.py`` tests it.
 
 ``loss='poisson'`` is not among the instances: the checks train regressors on
 targets with negative values, which fastbp rejects for the Poisson loss on

@@ -303,7 +303,11 @@ def test_all_fits_failing_is_an_error():
     [
         (dict(batch_size=[10, 20]), "cannot search 'batch_size'"),
         (dict(hidden_layer_sizes=[(5,), (10,)]), "cannot search 'hidden_layer_sizes'"),
-        (dict(activation=["relu", "tanh"]), "only alpha, beta_1"),
+        (dict(activation=[("relu",), ("tanh",)]), "only alpha, beta_1"),
+        # One name per hidden layer is a value, checked against the network.
+        (dict(activation=["relu", "tanh"]), "activation has 2 names but the network"),
+        (dict(dropout=[0.1, 0.2]), "dropout has 2 rates but the network has 1"),
+        (dict(dropout=[(0.1,), (0.2,)]), "cannot search 'dropout'"),
         (dict(learning_rate_init=[]), r"learning_rate_init=\[\] is an empty grid"),
         (dict(warm_start=True), "does not support warm_start"),
         (dict(cv=4), "class 1 has 3"),
