@@ -19,6 +19,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 
 from fastbp._activations import ACTIVATION_CODES
+from fastbp._callbacks import (
+    CallbackSupportMixin,
+    FitTasks,
+    has_callbacks,
+    snapshot_attributes,
+)
 from fastbp._class_weight import row_classes, weights_per_class
 from fastbp._lbfgs import fit_lbfgs
 from fastbp._losses import LOSS_CODES, loss_for_output, weighted_loss_and_delta_into
@@ -95,7 +101,7 @@ def _store_arguments(estimator, arguments):
             setattr(estimator, name, value)
 
 
-class _BaseMLP(BaseEstimator):
+class _BaseMLP(CallbackSupportMixin, BaseEstimator):
     """Shared fitting and prediction logic; use the subclasses."""
 
     # ------------------------------------------------------------------ state
@@ -166,7 +172,11 @@ class _BaseMLP(BaseEstimator):
         return check_random_state(seed)
 
     def _fit(self, X, y, sample_weight=None, incremental=False, validation=None):
-        run = self._begin_fit(X, y, sample_weight, incremental, validation)
+        try:
+            run = self._begin_fit(X, y, sample_weight, incremental, validation)
+        except BaseException:
+            self.__dict__.pop("_fit_tasks", None)
+            raise
         code = GO_ON
         if run is not None:
             try:
@@ -198,7 +208,12 @@ class _BaseMLP(BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
+        y_given = y
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if has_callbacks(self):
+            self._fit_tasks = FitTasks(
+                self, X, y_given, sample_weight, 1 if incremental else self.max_iter
+            )
         n_features = X.shape[1]
         if y.ndim == 1:
             y = y.reshape((-1, 1))
@@ -224,9 +239,52 @@ class _BaseMLP(BaseEstimator):
             )
         ensure_compiled(theta.dtype, "objective")
         self.n_iter_, self.loss_ = fit_lbfgs(
-            source, Y, sw, network, self.max_iter, self.max_fun, self.tol
+            source,
+            Y,
+            sw,
+            network,
+            self.max_iter,
+            self.max_fun,
+            self.tol,
+            self._iteration_hook(),
         )
         return None
+
+    def _iteration_hook(self):
+        """``on_iteration(x, loss, k)`` for ``fit_lbfgs`` when callbacks are
+        set (``_callbacks``): iteration k's task, with a model of weights x."""
+        tasks = getattr(self, "_fit_tasks", None)
+        if tasks is None:
+            return None
+
+        def on_iteration(x, loss, k):
+            def update(snapshot):
+                snapshot.n_iter_, snapshot.loss_ = k, np.float64(loss)
+
+            theta = x.astype(self._theta.dtype)
+            return tasks.step(
+                "lbfgs-iter", lambda: snapshot_attributes(self, theta, update)
+            )
+
+        return on_iteration
+
+    def _epoch_hook(self):
+        """``Run.on_epoch`` when callbacks are set (``_callbacks``): the
+        epoch's task, with a model as if the fit had stopped there."""
+        tasks = getattr(self, "_fit_tasks", None)
+        if tasks is None:
+            return None
+
+        def on_epoch(run):
+            def update(snapshot):
+                snapshot._publish_progress(run.progress, run.rules.validates)
+
+            theta = run.plan.network.theta
+            if self.early_stopping:
+                theta = run.progress.best_theta
+            return tasks.step("epoch", lambda: snapshot_attributes(self, theta, update))
+
+        return on_epoch
 
     def _weights_per_class(self, Y, incremental):
         """(n_classes,) class weights for the binarized targets Y, or None
@@ -236,10 +294,13 @@ class _BaseMLP(BaseEstimator):
     def _end_fit(self, run, code):
         """After the epochs of ``run`` (None for L-BFGS) ended with ``code``:
         the fitted attributes, then scikit-learn's errors and warnings."""
+        tasks = self.__dict__.pop("_fit_tasks", None)
         if run is not None:
             self._end_stochastic(run, code)
         if not np.isfinite(self._theta).all():
             raise ValueError(_NON_FINITE_WEIGHTS)
+        if tasks is not None:
+            tasks.end()
 
     def _initialize(self, y, layer_units, dtype):
         self.n_iter_ = 0
@@ -377,7 +438,9 @@ class _BaseMLP(BaseEstimator):
                 self._best_watched_value(),
             ),
         )
-        return Run(plan, rules, progress, self._random_state, validate)
+        return Run(
+            plan, rules, progress, self._random_state, validate, self._epoch_hook()
+        )
 
     def _best_watched_value(self):
         """The best value early stopping has watched so far: the validation

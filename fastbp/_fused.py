@@ -25,7 +25,7 @@ and two threads must never draw from the same state); the generators
 themselves are not advanced by the shuffles.  Generators that are not MT19937
 shuffle in Python, one epoch per call.  With validation data, every call runs
 one epoch; Python then scores each model (``_training.validate_epoch``), as
-the single fit does.  ``until_epoch`` pauses every
+the single fit does; so it does with callbacks (each model's ``on_epoch``).  ``until_epoch`` pauses every
 model after that many epochs; a later call resumes it (successive halving).
 """
 
@@ -40,6 +40,7 @@ from fastbp._training import (
     AWAIT_SCORE,
     GO_ON,
     N_ITER,
+    after_epoch,
     slice_epochs,
     train_epochs,
     validate_epoch,
@@ -72,6 +73,7 @@ def fit_many(runs, until_epoch=None):
     serial = [run._replace(plan=run.plan._replace(threaded=False)) for run in runs]
     by_epoch = any(
         run.rules.validates
+        or run.on_epoch is not None
         or (run.rules.shuffle and run.progress.rng_words.shape[0] == 0)
         for run in runs
     )
@@ -99,6 +101,7 @@ def fit_many(runs, until_epoch=None):
             for k in live:
                 if codes[k] == AWAIT_SCORE:
                     codes[k] = validate_epoch(runs[k])[0]
+                codes[k] = after_epoch(runs[k], codes[k])
             live = [
                 k
                 for k in live

@@ -24,6 +24,7 @@ import time
 import traceback
 import warnings
 from collections import Counter
+from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,6 +35,12 @@ from sklearn.model_selection import ParameterGrid, StratifiedKFold, check_cv
 from sklearn.utils import _safe_indexing
 from sklearn.utils.metaestimators import available_if
 
+from fastbp._callbacks import (
+    CallbackSupportMixin,
+    SearchTasks,
+    callback_management_context,
+    has_callbacks,
+)
 from fastbp._cv_results import search_results
 from fastbp._estimators import (
     _NON_FINITE_WEIGHTS,
@@ -125,7 +132,7 @@ _PER_LAYER = {
 }
 
 
-class _BaseMLPCV(BaseEstimator):
+class _BaseMLPCV(CallbackSupportMixin, BaseEstimator):
     """The search shared by ``MLPClassifierCV`` and ``MLPRegressorCV``."""
 
     _model_class = None  # the plain estimator of each candidate
@@ -207,6 +214,10 @@ class _BaseMLPCV(BaseEstimator):
         -------
         self : object
         """
+        with callback_management_context(self):
+            return self._fit(X, y, sample_weight, groups)
+
+    def _fit(self, X, y, sample_weight, groups):
         candidates = self._parameter_grid()
         self._validate_params()
         if self.warm_start:
@@ -243,23 +254,37 @@ class _BaseMLPCV(BaseEstimator):
             else check_scoring(estimators[0], self.scoring)
         )
         tests = _test_splits(X_all, y_all, self._score_weights(sample_weight), splits)
-        models = self._plan_models(estimators, X_all, y_all, sample_weight, splits)
-        if self.search == "grid":
-            self._train(models, until_epoch=None)
-            scores, fit_times, score_times, n_iter, curves = self._evaluate(
-                models, tests
+        tasks = None
+        if has_callbacks(self):
+            n_models = len(estimators) * len(splits)
+            tasks = SearchTasks(self, X_all, y, sample_weight, n_models, self.refit)
+        try:
+            models = self._plan_models(
+                estimators, X_all, y_all, sample_weight, splits, tasks
             )
-            results = search_results(candidates, scores, fit_times, score_times)
-            best = self._best_index(results)
-        else:
-            results, n_iter, curves = self._successive_halving(
-                candidates, models, tests
-            )
-            best = best_row(results["iter"], results["mean_test_score"])
+            if self.search == "grid":
+                self._train(models, until_epoch=None)
+                scores, fit_times, score_times, n_iter, curves = self._evaluate(
+                    models, tests
+                )
+                results = search_results(candidates, scores, fit_times, score_times)
+                best = self._best_index(results)
+            else:
+                results, n_iter, curves = self._successive_halving(
+                    candidates, models, tests
+                )
+                best = best_row(results["iter"], results["mean_test_score"])
+            if tasks is not None:
+                tasks.end_models()
+        finally:
+            if tasks is not None:
+                tasks.close()
         self._publish_search(results, n_iter, best)
         self.loss_curves_ = curves
         if self.refit:
-            self._refit(X, y, sample_weight)
+            self._refit(X, y, sample_weight, tasks)
+        if tasks is not None:
+            tasks.end()
         return self
 
     def _check_class_sizes(self, cv, y):
@@ -278,11 +303,12 @@ class _BaseMLPCV(BaseEstimator):
                 "smaller cv or gather more samples of that class."
             )
 
-    def _plan_models(self, estimators, X, y, sample_weight, splits):
+    def _plan_models(self, estimators, X, y, sample_weight, splits, tasks):
         """One clone per (candidate, split), candidate-major (GridSearchCV's
         order), each planned by its ``_begin_fit`` on the split's training
-        rows (an L-BFGS model is fitted whole there).  The memory check runs
-        after the first model is planned, before the others are."""
+        rows (an L-BFGS model is fitted whole there), in the callback task
+        tree when ``tasks`` (``_callbacks.SearchTasks``).  The memory check
+        runs after the first model is planned, before the others are."""
         folds = [
             (
                 _safe_indexing(X, train),
@@ -298,6 +324,8 @@ class _BaseMLPCV(BaseEstimator):
             for s in range(len(splits))
         ]
         for index, model in enumerate(models):
+            if tasks is not None:
+                tasks.enter_model(model.estimator)
             model.run = model.record(
                 model.estimator._begin_fit, *folds[model.split], False
             )
@@ -433,12 +461,13 @@ class _BaseMLPCV(BaseEstimator):
         self.cv_results_ = results
         self.n_iter_ = n_iter
 
-    def _refit(self, X, y, sample_weight):
+    def _refit(self, X, y, sample_weight, tasks):
         fixed = {name: getattr(self, name) for name in self._model_parameter_names()}
         # A clone, as GridSearchCV refits: a RandomState parameter is copied.
         best = clone(self._model_class(**{**fixed, **self.best_params_}))
         start = time.perf_counter()
-        best.fit(X, y, sample_weight=sample_weight)
+        with nullcontext() if tasks is None else tasks.refit(best):
+            best.fit(X, y, sample_weight=sample_weight)
         self.refit_time_ = time.perf_counter() - start
         self.best_estimator_ = best
         for name, value in vars(best).items():

@@ -50,7 +50,8 @@ SCHEDULE_CODES = {"constant": CONSTANT, "invscaling": INVSCALING, "adaptive": AD
     LEARNING_RATE_TOO_SMALL,  # adaptive: stop at learning rate <= 1e-6
     DIVERGED,  # non-finite weights (scikit-learn raises after the fit)
     ZERO_WEIGHT_BATCH,  # a batch's sample weights sum to 0 (scikit-learn raises)
-) = range(8)
+    STOPPED,  # a callback asked to stop (``after_epoch``; Python only)
+) = range(9)
 
 # Progress.counters and Progress.scalars entries.
 N_ITER, T, NO_IMPROVEMENT_COUNT, LR_DIVIDED = range(4)
@@ -286,11 +287,25 @@ def make_progress(n_samples, train_idx, max_iter, best_theta, state):
     )
 
 
-Run = namedtuple("Run", ["plan", "rules", "progress", "random_state", "validate"])
+Run = namedtuple(
+    "Run", ["plan", "rules", "progress", "random_state", "validate", "on_epoch"]
+)
 Run.__doc__ = """One stochastic fit, planned and not yet run: its Plan, Rules and
-Progress, the generator that shuffles its epochs, and ``validate()``, the
+Progress, the generator that shuffles its epochs, ``validate()``, the
 (score, loss) of the current weights on the validation data (None without
-validation data)."""
+validation data), and ``on_epoch(run)``, called after every epoch, True to
+stop (scikit-learn's callbacks, ``_callbacks``; None without: then no Python
+runs per epoch)."""
+
+
+def after_epoch(run, code):
+    """Call the run's ``on_epoch`` after an epoch that ended with ``code``
+    (none for an epoch that did not finish: DIVERGED, ZERO_WEIGHT_BATCH).
+    Returns STOPPED when it asks to stop a fit that would go on, else code."""
+    if run.on_epoch is None or code in (DIVERGED, ZERO_WEIGHT_BATCH):
+        return code
+    stop = run.on_epoch(run)
+    return STOPPED if stop and code == GO_ON else code
 
 
 def validate_epoch(run):
@@ -321,9 +336,9 @@ def fit_stochastic(run, verbose):
     running: the progress arrays are consistent at every return of a compiled
     call.
     """
-    plan, rules, progress, random_state, _ = run
+    plan, rules, progress, random_state = run[:4]
     words, lock = mt19937_words(random_state, progress.sample_idx.shape[0])
-    by_epoch = verbose or rules.validates or words is None
+    by_epoch = verbose or rules.validates or words is None or run.on_epoch
     if words is not None:
         progress = progress._replace(rng_words=words)
         run = run._replace(progress=progress)
@@ -349,6 +364,7 @@ def fit_stochastic(run, verbose):
                     print("Validation loss: %f" % loss)
             if verbose:
                 _print_stopping(code, plan, rules, progress)
+            code = after_epoch(run, code)
             if code != GO_ON:
                 return code
             if not by_epoch:
