@@ -232,3 +232,19 @@ def test_imbalanced_and_dropout(tmp_path):
         end_dropout / end_plain, abs=2e-3
     )
     assert_pictures(tmp_path, "dropout_loss_curves.png")
+
+
+def test_progress_and_monitoring(tmp_path):
+    out = run_example(
+        "progress_and_monitoring.py", "--quick", "--outdir", str(tmp_path), cwd=tmp_path
+    )
+    logged, n_iter = map(
+        int, re.search(r"epochs logged: (\d+) of n_iter_ = (\d+)", out).groups()
+    )
+    assert logged == n_iter == 15, out
+    last = number_after("validation accuracy after the last epoch:", out)
+    # The monitor's last entry is the final model's own score on those rows.
+    assert last == number_after("model.score on the held-out digits:", out)
+    assert last > number_after("validation accuracy after epoch 1:", out) + 0.3, out
+    assert "best parameters: {'learning_rate_init'" in out
+    assert_pictures(tmp_path, "validation_accuracy.png")
