@@ -308,3 +308,33 @@ def test_routed_through_a_pipeline(digits):
     )
     assert pipe[-1].validation_loss_curve_ == alone.validation_loss_curve_
     assert same_weights(pipe[-1], alone)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        "check_classifiers_train",
+        "check_estimators_dtypes",
+        "check_fit_idempotent",
+        "check_estimators_pickle",
+        "check_dict_unchanged",
+        "check_dont_overwrite_parameters",
+    ],
+)
+def test_stopping_on_the_loss_passes_scikit_learns_checks(check):
+    """The estimator checks that apply to early stopping (scikit-learn's own
+    MLP fails the others with it: partial_fit refuses it, tiny data sets
+    cannot be split), with the fastbp-only early_stopping_metric='loss'."""
+    from sklearn.utils import estimator_checks
+
+    model = fastbp.MLPClassifier(
+        hidden_layer_sizes=(16,),
+        max_iter=50,
+        learning_rate_init=0.01,
+        early_stopping=True,
+        early_stopping_metric="loss",
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        getattr(estimator_checks, check)(type(model).__name__, model)
