@@ -23,5 +23,14 @@ __all__ = [
     "forward",
     "hidden_activations",
     "loss_and_gradients",
+    "to_onnx",
     "warmup",
 ]
+
+
+def to_onnx(model, X_sample, target_opset=None):
+    """The ONNX graph of a fitted model's predictions (``fastbp.onnx.to_onnx``;
+    needs the ``onnx`` extra: skl2onnx, onnx, onnxruntime)."""
+    from fastbp.onnx import to_onnx
+
+    return to_onnx(model, X_sample, target_opset=target_opset)
