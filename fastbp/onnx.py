@@ -21,7 +21,8 @@ logistic, tanh or relu; identity, logistic or softmax output; one regression
 output) goes through skl2onnx's own MLP converters.  Every other model
 (fastbp's activations, one activation per hidden layer, loss='poisson''s
 ``exp`` output, several regression outputs, which skl2onnx's regressor
-converter flattens) is written here, with these ops:
+converter flattens, and multilabel targets in double, whose ``Binarizer``
+onnxruntime runs in float only) is written here, with these ops:
 
 ==========  =====================================  ============================
 activation  float graph                            double graph
@@ -149,24 +150,27 @@ def _exportable(model):
     hidden_activation_list(model.activation, model.n_layers_ - 2)
     if model.out_activation_ not in OUTPUT_ACTIVATIONS:
         raise ValueError(f"cannot export out_activation_={model.out_activation_!r}.")
-    if is_classifier(model):
-        classes = np.asarray(model.classes_)
-        if classes.shape[0] < 2:
-            raise ValueError("cannot export a classifier fitted on one class.")
-        if classes.dtype.kind == "f" and not np.array_equal(classes, classes // 1):
-            raise ValueError(
-                f"cannot export float class labels that are not integers: {classes}."
-            )
+    if is_classifier(model) and len(model.classes_) < 2:
+        raise ValueError("cannot export a classifier fitted on one class.")
     return model
 
 
-def _is_sklearn_mlp(model):
-    """Whether skl2onnx's MLP converters write this model correctly."""
+def _is_sklearn_mlp(operator):
+    """Whether skl2onnx's MLP converters write this operator's model so that
+    onnxruntime runs it: not for several regression outputs (flattened to one
+    column) nor for multilabel targets in double (Binarizer is float-only)."""
+    model = operator.raw_operator
+    double = isinstance(operator.inputs[0].type, DoubleTensorType)
+    if is_classifier(model):
+        multilabel = model._label_binarizer.y_type_ == "multilabel-indicator"
+        supported = not (multilabel and double)
+    else:
+        supported = model.n_outputs_ == 1
     return (
-        isinstance(model.activation, str)
+        supported
+        and isinstance(model.activation, str)
         and model.activation in SKLEARN_HIDDEN_ACTIVATIONS
         and model.out_activation_ in ("identity", "logistic", "softmax")
-        and (is_classifier(model) or model.n_outputs_ == 1)
     )
 
 
@@ -210,9 +214,18 @@ def _regressor_shapes(operator):
 
 
 # ------------------------------------------------------------- converters
+def _check_opset(container):
+    opset = container.target_opset
+    if opset is not None and opset < MIN_OPSET:
+        raise ValueError(
+            f"fastbp's ONNX export needs target_opset >= {MIN_OPSET}; got {opset}."
+        )
+
+
 def _convert_classifier(scope, operator, container):
+    _check_opset(container)
     model = operator.raw_operator
-    if _is_sklearn_mlp(model):
+    if _is_sklearn_mlp(operator):
         convert_sklearn_mlp_classifier(scope, operator, container)
         return
     graph = _Graph(scope, operator, container)
@@ -230,6 +243,7 @@ def _convert_classifier(scope, operator, container):
         graph.node("Identity", [p], proba)
     best = graph.node("ArgMax", [proba], axis=1, keepdims=0)
     classes = np.asarray(model.classes_)
+    # Float labels hold integers (type_of_target calls others continuous).
     if classes.dtype.kind in "biuf":
         table, onnx_type = classes.astype(np.int64), TensorProto.INT64
     else:
@@ -241,8 +255,9 @@ def _convert_classifier(scope, operator, container):
 
 
 def _convert_regressor(scope, operator, container):
+    _check_opset(container)
     model = operator.raw_operator
-    if _is_sklearn_mlp(model):
+    if _is_sklearn_mlp(operator):
         convert_sklearn_mlp_regressor(scope, operator, container)
         return
     graph = _Graph(scope, operator, container)
@@ -260,11 +275,6 @@ class _Graph:
         self.proto = TensorProto.DOUBLE if self.double else TensorProto.FLOAT
         self.dtype = np.float64 if self.double else np.float32
         self.opset = container.target_opset
-        if self.opset is not None and self.opset < MIN_OPSET:
-            raise ValueError(
-                f"fastbp's ONNX export needs target_opset >= {MIN_OPSET}; got "
-                f"{self.opset}."
-            )
 
     def node(self, op_type, inputs, output=None, **attributes):
         output = output or self.scope.get_unique_variable_name(op_type.lower())
