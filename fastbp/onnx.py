@@ -353,24 +353,19 @@ class _Graph:
 
     def erf(self, x):
         """fastbp's erf (``_vector_math.branch_free_erf``): sign(x) P_k(|x| -
-        c_k), with k = min(floor(8 |x|), last) for |x| clamped at 6 and P_k a
-        degree-13 polynomial (Horner's rule, coefficients gathered by k)."""
-        a = self.node(
-            "Min", [self.node("Abs", [x]), self.constant("sat", ERF_SATURATION)]
-        )
-        k = self.node(
-            "Floor", [self.node("Mul", [a, self.constant("inv_step", 1 / ERF_STEP)])]
-        )
-        last = self.constant("last", ERF_CENTRES.shape[0] - 1)
-        k = self.node("Cast", [self.node("Min", [k, last])], to=TensorProto.INT64)
-        t = self.node(
-            "Sub", [a, self.node("Gather", [self.constant("centres", ERF_CENTRES), k])]
-        )
+        c_k), with |x| clamped at 6, k = min(floor(8 |x|), last) and P_k a
+        degree-13 polynomial (coefficients gathered by k, Horner's rule)."""
+        node, constant = self.node, self.constant
+        a = node("Min", [node("Abs", [x]), constant("saturation", ERF_SATURATION)])
+        k = node("Floor", [node("Mul", [a, constant("inv_step", 1 / ERF_STEP)])])
+        k = node("Min", [k, constant("last", len(ERF_CENTRES) - 1)])
+        k = node("Cast", [k], to=TensorProto.INT64)
+        t = node("Sub", [a, node("Gather", [constant("centres", ERF_CENTRES), k])])
         p = None
-        for column in ERF_COEFFICIENTS.T:
-            c = self.node("Gather", [self.constant("erf_coef", column), k])
-            p = c if p is None else self.node("Add", [self.node("Mul", [p, t]), c])
-        return self.node("Mul", [self.node("Sign", [x]), p])
+        for column in ERF_COEFFICIENTS.T:  # highest degree first
+            c = node("Gather", [constant("erf_coefficients", column), k])
+            p = c if p is None else node("Add", [node("Mul", [p, t]), c])
+        return node("Mul", [node("Sign", [x]), p])
 
 
 # ----------------------------------------------------------- registration

@@ -220,6 +220,23 @@ def test_gelu_ops_follow_dtype_and_opset(ort, dtype, target_opset, present, abse
     assert_same_predictions(ort, model, X, onnx_model)
 
 
+@pytest.mark.parametrize(
+    "activation,writer",
+    [("relu", "skl2onnx"), ("tanh", "skl2onnx"), ("silu", "fastbp")],
+)
+def test_default_activations_use_skl2onnx_converter(ort, activation, writer):
+    """scikit-learn's activations go through skl2onnx's MLP converter (its
+    labels come from ArrayFeatureExtractor), fastbp's through fastbp's (Gather)."""
+    rng, X = data(0, np.float32)
+    model = fitted(
+        MLPClassifier(hidden_layer_sizes=(3,), activation=activation),
+        X,
+        targets("multiclass", rng, X),
+    )
+    ops = {node.op_type for node in fastbp.to_onnx(model, X).graph.node}
+    assert ("ArrayFeatureExtractor" in ops) == (writer == "skl2onnx")
+
+
 def test_dropout_is_not_exported(ort, seed):
     rng, X = data(seed, np.float32)
     model = fitted(
