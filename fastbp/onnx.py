@@ -85,6 +85,7 @@ from fastbp._vector_math import (
     ERF_STEP,
 )
 
+_ESTIMATORS = (MLPClassifier, MLPRegressor, MLPClassifierCV, MLPRegressorCV)
 MIN_OPSET = 13
 GELU_OPSET = 20
 _CLASSIFIER_OPTIONS = {
@@ -113,6 +114,11 @@ def to_onnx(model, X_sample, target_opset=None):
         Input ``X``; outputs ``label`` and ``probabilities`` (classifiers,
         plain tensors, no ZipMap) or ``variable`` (regressors).
     """
+    if not isinstance(model, _ESTIMATORS):
+        raise TypeError(
+            f"fastbp.to_onnx exports fastbp's estimators; got {type(model).__name__}"
+            " (use skl2onnx.to_onnx)."
+        )
     fitted = _exportable(model)
     if sp.issparse(X_sample):
         raise TypeError("X_sample must be a dense array; the ONNX input is dense.")

@@ -321,6 +321,8 @@ def test_unsupported_samples_are_clear_errors(ort, classifier, X_sample, error, 
 
 def test_unsupported_models_are_clear_errors(ort, classifier):
     X = np.zeros((2, N_FEATURES), dtype=np.float32)
+    with pytest.raises(TypeError, match="fastbp's estimators"):
+        fastbp.to_onnx(StandardScaler().fit(X), X)
     with pytest.raises(ValueError, match="target_opset >= 13"):
         fastbp.to_onnx(classifier, X, target_opset=12)
     y = np.zeros(N_SAMPLES)
