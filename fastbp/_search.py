@@ -137,6 +137,22 @@ class _BaseMLPCV(CallbackSupportMixin, BaseEstimator):
 
     _model_class = None  # the plain estimator of each candidate
 
+    # ---------------------------------------------------------------- state
+    def __getstate__(self):
+        # scorer_ follows from scoring unless scoring is a callable: it is
+        # left out and rebuilt on load, so a skops file holds no scikit-learn
+        # scorer object (skops trusts none; the user would have to).  A copy:
+        # pickling must not strip the live model.
+        state = dict(super().__getstate__())
+        if not callable(self.scoring):
+            state.pop("scorer_", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "n_splits_" in state and "scorer_" not in state:
+            self.scorer_ = check_scoring(self._model_class(), self.scoring)
+
     # ---------------------------------------------------------------- grid
     def _model_parameter_names(self):
         return self._model_class._get_param_names()
