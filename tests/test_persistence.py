@@ -137,7 +137,7 @@ CASES = {
     **{
         f"classifier-{target}-{solver}": _classifier(target, solver=solver)
         for target in ("binary", "multiclass", "multilabel")
-        for solver in ("adam", "sgd", "lbfgs")
+        for solver in SOLVERS
     },
     **{f"regressor-{solver}": _regressor(solver=solver) for solver in SOLVERS},
     "regressor-multioutput": _regressor("multioutput"),
@@ -411,7 +411,7 @@ def _user_scorer(estimator, X, y):
 
 # ------------------------------------------------------- fresh processes
 _CHILD = """
-import json, os, pickle, sys
+import glob, json, os, pickle, sys
 
 import joblib
 import numpy as np
@@ -420,13 +420,19 @@ import skops.io as skops_io
 import fastbp
 from fastbp import _config
 
+
+
+def cache_index_files():
+    return glob.glob(os.path.join(_config.CACHE_DIR, "**", "*.nbi"), recursive=True)
+
+
 spec = json.load(open(sys.argv[1]))
 assert os.path.dirname(fastbp.__file__) == spec["package"], fastbp.__file__
 if spec["empty_cache"]:
     # fastbp's cache under the given, empty NUMBA_CACHE_DIR: whatever runs
     # below is compiled here, from nothing the saved files held.
     assert _config.CACHE_DIR.startswith(os.environ["NUMBA_CACHE_DIR"])
-    assert not [f for f in os.listdir(_config.CACHE_DIR) if f.endswith(".nbi")]
+    assert not cache_index_files()
 
 
 class NoNumba(pickle.Unpickler):
@@ -464,7 +470,7 @@ for name, model_spec in spec["models"].items():
                 out[key + f"W{i}"], out[key + f"b{i}"] = W, b
             out[key + "t_"] = np.array(model.t_)
 if spec["empty_cache"]:
-    assert [f for f in os.listdir(_config.CACHE_DIR) if f.endswith(".nbi")]
+    assert cache_index_files()
 np.savez(spec["out"], **out)
 """
 
@@ -511,6 +517,8 @@ def _run_fresh_process(tmp_path, models, env_extra):
         p for p in (os.path.dirname(package), os.environ.get("PYTHONPATH")) if p
     )
     env = {**os.environ, "PYTHONPATH": pythonpath, **env_extra}
+    if spec["empty_cache"]:
+        env.pop("FASTBP_DISABLE_CACHE", None)  # the point is the cache's content
     done = subprocess.run(
         [sys.executable, str(tmp_path / "child.py"), str(tmp_path / "spec.json")],
         env=env,
