@@ -3,13 +3,15 @@
 A fit owns exactly one thread pool.  BLAS is limited to one thread while
 Numba runs row blocks in parallel; the Numba thread count follows
 ``numba.get_num_threads()`` (``NUMBA_NUM_THREADS``), is capped by
-``OMP_NUM_THREADS`` when set, drops to one thread when a batch is too small to
+``OMP_NUM_THREADS`` when set and, inside a Dask task, by the worker's thread
+count (``thread_budget``), drops to one thread when a batch is too small to
 pay for a parallel launch (``use_threads``, decided once per fit and stored in
 the plan), and is restored after each call.
 """
 
 import functools
 import os
+import sys
 from contextlib import contextmanager, nullcontext
 
 import numba
@@ -26,12 +28,37 @@ from fastbp._propagate import block_plan, multiply_adds_per_row
 
 
 def thread_budget():
-    """Numba's thread count, capped by OMP_NUM_THREADS when that is set."""
+    """Numba's thread count, capped by OMP_NUM_THREADS when that is set and,
+    inside a Dask task, by the worker's thread count (``_dask_worker_threads``).
+    """
     n_threads = numba.get_num_threads()
     omp = os.environ.get("OMP_NUM_THREADS", "").strip()
     if omp.isdigit() and int(omp) > 0:
         n_threads = min(n_threads, int(omp))
+    worker_threads = _dask_worker_threads()
+    if worker_threads:
+        n_threads = min(n_threads, worker_threads)
     return n_threads
+
+
+def _dask_worker_threads():
+    """The thread count (``threads_per_worker``) of the Dask worker running
+    the calling thread's task, else None.
+
+    A worker runs that many tasks at once, so a fit in one of them gets no
+    more threads than that, whatever ``OMP_NUM_THREADS`` says (Dask's nanny
+    sets it to 1, but threaded workers and a changed
+    ``distributed.nanny.pre-spawn-environ`` leave it unset).  fastbp never
+    imports distributed: where it is not imported, no task is running.
+    Cost: a dictionary and a context-variable look-up.
+    """
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        return distributed.get_worker().state.nthreads
+    except (ValueError, AttributeError):  # not in a task; another distributed
+        return None
 
 
 def _threading_layer_is_workqueue():
