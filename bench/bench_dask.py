@@ -5,13 +5,13 @@
 The digits search (load_digits, X / 16, 1797 x 64, 10 classes):
 ``GridSearchCV(fastbp.MLPClassifier(hidden_layer_sizes=(100,),
 max_iter=--max-iter, random_state=0), 5 learning rates, cv=3)``: 15 fits and
-the refit, float64.  Backends, in this order: n_jobs=1 (this process),
-n_jobs=2 on loky, then n_jobs=-1 under ``joblib.parallel_config(backend="dask")``
-on a ``LocalCluster`` of 2 worker processes x 1 thread with
+the refit, float64.  Backends: n_jobs=1 (this process), n_jobs=2 on
+loky, and n_jobs=-1 under ``joblib.parallel_config(backend="dask")`` on a
+``LocalCluster`` of 2 worker processes x 1 thread with
 ``fastbp.dask.FastbpWarmup``.  Each backend's first run (loky: its workers'
 start-up and kernel loads) is reported apart from the median of the repeats
-that follow; the cluster's start-up (cluster, client, plugin) apart from
-both.  Prints a markdown table, and whether every backend's cv_results_
+that follow (interleaved across backends); the cluster's start-up (cluster,
+client, plugin) apart from both.  Prints a markdown table, and whether every backend's cv_results_
 (scores, ranks, params) equal the n_jobs=1 run's.
 """
 
@@ -58,17 +58,12 @@ def _search(max_iter, n_jobs):
     )
 
 
-def _timed_runs(make_search, X, y, repeats, context):
-    """(first run's seconds, the repeats' seconds, the last search)."""
-    seconds = []
-    for _ in range(1 + repeats):
-        search = make_search()
-        start = time.perf_counter()
-        with warnings.catch_warnings(), context():
-            warnings.simplefilter("ignore")
-            search.fit(X, y)
-        seconds.append(time.perf_counter() - start)
-    return seconds[0], seconds[1:], search
+def _timed_fit(search, X, y, context):
+    start = time.perf_counter()
+    with warnings.catch_warnings(), context():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    return time.perf_counter() - start
 
 
 def _comparable(search):
@@ -103,6 +98,10 @@ def _start_cluster():
     return cluster, client, startup, sorted(warmups.values())
 
 
+def _dask_backend():
+    return joblib.parallel_config(backend="dask")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--max-iter", type=int, default=100)
@@ -111,39 +110,37 @@ def main(argv=None):
     X, y = load_digits(return_X_y=True)
     X = X / 16
     fastbp.warmup(("float64",))
-    rows = []
-
-    first, runs, local = _timed_runs(
-        lambda: _search(args.max_iter, 1), X, y, args.repeats, nullcontext
-    )
-    rows.append(("n_jobs=1 (this process)", f"1 x {thread_budget()}", first, runs))
-    reference = _comparable(local)
-
-    first, runs, loky = _timed_runs(
-        lambda: _search(args.max_iter, 2), X, y, args.repeats, nullcontext
-    )
-    rows.append(("n_jobs=2, loky", "2 x 1", first, runs))
-    same = {"loky": _comparable(loky) == reference}
-
     cluster, client, startup, warmups = _start_cluster()
+    backends = [
+        ("n_jobs=1 (this process)", f"1 x {thread_budget()}", 1, nullcontext),
+        ("n_jobs=2, loky", "2 x 1", 2, nullcontext),
+        ("n_jobs=-1, dask LocalCluster", "2 x 1", -1, _dask_backend),
+    ]
+    first, runs, results = {}, {name: [] for name, *_ in backends}, {}
     try:
-        first, runs, on_dask = _timed_runs(
-            lambda: _search(args.max_iter, -1),
-            X,
-            y,
-            args.repeats,
-            lambda: joblib.parallel_config(backend="dask"),
-        )
+        # First runs (loky: its workers start and load the kernels), then the
+        # repeats interleaved, so that load from other processes on the
+        # machine spreads over every backend alike.
+        for repeat in range(1 + args.repeats):
+            for name, _, n_jobs, context in backends:
+                search = _search(args.max_iter, n_jobs)
+                seconds = _timed_fit(search, X, y, context)
+                if repeat == 0:
+                    first[name] = seconds
+                else:
+                    runs[name].append(seconds)
+                results[name] = _comparable(search)
     finally:
         client.close()
         cluster.close()
-    rows.append(("n_jobs=-1, dask LocalCluster", "2 x 1", first, runs))
-    same["dask"] = _comparable(on_dask) == reference
+    reference = results[backends[0][0]]
+    same = {name: results[name] == reference for name, *_ in backends[1:]}
 
     print(
         f"digits {X.shape}, (100,), max_iter={args.max_iter}, "
         f"{len(RATES)} learning rates, cv=3 (15 fits + refit), float64; "
-        f"{os.cpu_count()} cores; Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores (load average at the end "
+        f"{os.getloadavg()[0]:.1f}); Python {platform.python_version()}, "
         f"fastbp {fastbp.__version__}, scikit-learn {sklearn.__version__}, "
         f"joblib {joblib.__version__}, distributed {distributed.__version__}"
     )
@@ -158,17 +155,17 @@ def main(argv=None):
         f"| median of {args.repeats} (s) | vs n_jobs=1 |"
     )
     print("|---|---|---|---|---|")
-    base = statistics.median(rows[0][3])
-    for name, shape, first, runs in rows:
-        median = statistics.median(runs)
+    base = statistics.median(runs[backends[0][0]])
+    for name, shape, *_ in backends:
+        median = statistics.median(runs[name])
         print(
-            f"| {name} | {shape} | {first:.2f} | {median:.2f} "
-            f"[{min(runs):.2f}-{max(runs):.2f}] | {base / median:.2f}x |"
+            f"| {name} | {shape} | {first[name]:.2f} | {median:.2f} "
+            f"[{min(runs[name]):.2f}-{max(runs[name]):.2f}] | {base / median:.2f}x |"
         )
     print()
     print(
         "cv_results_ (scores, ranks, params) equal to n_jobs=1's: "
-        + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in same.items())
+        + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in same.items())
     )
 
 

@@ -30,21 +30,22 @@ Compiled kernels
     ``fastbp.warmup``.  With the on-disk cache warm (any earlier process on
     the same machine, or a shared ``NUMBA_CACHE_DIR``), that is a load, well
     under a second per dtype, not a compilation (~25 s per dtype on a cold
-    cache).  Worker processes must import the same fastbp sources as the
-    process that filled the cache: the cache directory is named after their
-    fingerprint (``fastbp._config``).
+    cache).  On a cold cache the first worker of a machine compiles, under
+    fastbp's file lock, while the others wait and then load.  Workers load
+    only what fastbp sources of their own filled: the cache directory is
+    named after the sources' fingerprint (``fastbp._config``).
 
 Threads
-    A fit inside a Dask task uses at most as many Numba threads as the worker
-    has (``threads_per_worker``), so a worker never runs more threads than it
-    was given.  Two rules cap ``fastbp._threads.thread_budget()``:
-    ``OMP_NUM_THREADS``, which Dask's nanny sets to 1 in every worker process
-    (``distributed.nanny.pre-spawn-environ``), and, inside a task, the worker's
-    own thread count, which holds even when that variable is changed or absent
-    (threaded workers, ``processes=False``).  Note that the nanny sets those
-    variables in the process that starts a ``LocalCluster`` too, before it
-    spawns the workers: there, later local fits run on one Numba thread
-    (restore ``OMP_NUM_THREADS`` to undo it).
+    Two rules cap the Numba threads of a fit inside a Dask task
+    (``fastbp._threads.thread_budget()``): ``OMP_NUM_THREADS``, which Dask's
+    nanny sets to 1 in every worker process
+    (``distributed.nanny.pre-spawn-environ``), so each fit runs on one thread
+    next to the worker's other tasks; and the worker's own thread count
+    (``threads_per_worker``), which holds when that variable is changed or
+    absent (threaded workers: ``processes=False``).  Results do not depend on
+    it.  The nanny also sets those variables in the process that starts a
+    ``LocalCluster``, before it spawns the workers: local fits there then run
+    on one Numba thread, until ``OMP_NUM_THREADS`` is restored.
 """
 
 import asyncio

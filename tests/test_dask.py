@@ -38,8 +38,8 @@ import_extra("cloudpickle", "dask").register_pickle_by_value(sys.modules[__name_
 pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
 
 # What the nanny writes into os.environ before it spawns a worker
-# (distributed.nanny.pre-spawn-environ); the fixture puts the test process's
-# own values back so that later tests keep their thread counts.
+# (distributed.nanny.pre-spawn-environ); the test process's own values are put
+# back, so that later tests keep their thread counts.
 PRE_SPAWN_KEYS = (
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
@@ -47,6 +47,8 @@ PRE_SPAWN_KEYS = (
     "MALLOC_TRIM_THRESHOLD_",
     "PYTHONHASHSEED",
 )
+
+OMP_AT_IMPORT = os.environ.get("OMP_NUM_THREADS")
 
 SMALL = {
     "hidden_layer_sizes": (8,),
@@ -63,31 +65,42 @@ def _data():
     )
 
 
-def _start_cluster(n_workers):
+@contextmanager
+def _own_environment():
+    """Undo what the nanny writes into this process's environment when it
+    spawns workers (it sets OMP_NUM_THREADS=1 here too)."""
     saved = {key: os.environ.get(key) for key in PRE_SPAWN_KEYS}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _start_cluster(n_workers):
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    cluster = distributed.LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    )
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with _own_environment():
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
     client = distributed.Client(cluster)
     client.register_plugin(FastbpWarmup(dtypes=("float64",)))
-    worker_pids = list(client.run(os.getpid).values())
-    return cluster, client, before, worker_pids
+    return cluster, client, before
 
 
-def _close_and_check(cluster, client, before, worker_pids):
+def _close_and_check(cluster, client, before):
     """Close the cluster; no worker, nor any other new child process, is left.
     multiprocessing's resource tracker is exempt: it serves the whole process
     and exits with it."""
+    worker_pids = list(client.run(os.getpid).values())
+    assert worker_pids
     client.close()
     cluster.close()
     for pid in worker_pids:
@@ -109,9 +122,9 @@ def _close_and_check(cluster, client, before, worker_pids):
 
 @pytest.fixture(scope="module")
 def client():
-    cluster, client, before, worker_pids = _start_cluster(n_workers=2)
+    cluster, client, before = _start_cluster(n_workers=2)
     yield client
-    _close_and_check(cluster, client, before, worker_pids)
+    _close_and_check(cluster, client, before)
 
 
 def _comparable(cv_results):
@@ -173,18 +186,16 @@ def _compile_stats():
     return hits, misses
 
 
-def test_plugin_loaded_the_kernels_on_every_worker(client):
+def _warmup_report(dask_worker):
+    plugin = dask_worker.plugins["fastbp-warmup"]
+    return plugin.seconds, plugin.cache_dir, _compile_stats()
+
+
+def _assert_loaded_from_cache(reports):
     from fastbp._config import CACHE_DIR
 
     if CACHE_DIR is None:
         pytest.skip("fastbp's on-disk cache is disabled")
-
-    def report(dask_worker):
-        plugin = dask_worker.plugins["fastbp-warmup"]
-        return plugin.seconds, plugin.cache_dir, _compile_stats()
-
-    reports = client.run(report)
-    assert len(reports) == 2
     for seconds, cache_dir, (hits, misses) in reports.values():
         assert cache_dir == CACHE_DIR
         # Loaded, not compiled: no kernel missed the cache.  (The test
@@ -193,6 +204,12 @@ def test_plugin_loaded_the_kernels_on_every_worker(client):
         assert misses == 0
         # A compilation takes ~25 s per dtype; a load, well under a second.
         assert seconds < 10
+
+
+def test_plugin_loaded_the_kernels_on_every_worker(client):
+    reports = client.run(_warmup_report)
+    assert len(reports) == 2
+    _assert_loaded_from_cache(reports)
 
 
 def test_grid_search_through_joblib_dask_equals_the_sequential_run(client):
@@ -296,10 +313,29 @@ def test_a_fit_in_a_worker_task_uses_the_workers_one_thread(client):
     # the same fit runs on all of fastbp's threads.
     budget_here, used_here = _threads_of_a_fit()
     assert used_here == [budget_here]
+    # Starting the workers left this process's environment as it was.
+    assert os.environ.get("OMP_NUM_THREADS") == OMP_AT_IMPORT
 
 
-def test_closing_a_cluster_leaves_no_process():
-    cluster, client, before, worker_pids = _start_cluster(n_workers=1)
+def test_plugin_checks_its_arguments_on_the_client():
+    with pytest.raises(ValueError, match="float32 or float64"):
+        FastbpWarmup(dtypes=("int32",))
+    with pytest.raises(ValueError, match="jobs must be among"):
+        FastbpWarmup(jobs=("predict",))
+
+
+def test_a_worker_that_joins_later_is_warmed_up_and_closing_leaves_no_process():
+    cluster, client, before = _start_cluster(n_workers=1)
+    with _own_environment():
+        cluster.scale(2)
+        client.wait_for_workers(2, timeout=120)
+    reports = client.run(_warmup_report)
+    assert len(reports) == 2
+    _assert_loaded_from_cache(reports)
     X, y = _data()
-    client.submit(_fit_quietly, fastbp.MLPClassifier(**SMALL), X, y).result()
-    _close_and_check(cluster, client, before, worker_pids)
+    fits = [
+        client.submit(_fit_quietly, fastbp.MLPClassifier(**SMALL), X, y, pure=False)
+        for _ in range(2)
+    ]
+    client.gather(fits)
+    _close_and_check(cluster, client, before)
