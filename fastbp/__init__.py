@@ -2,9 +2,12 @@
 
 Backpropagation runs in Numba-compiled kernels on one flat parameter buffer;
 whole training epochs run in compiled code.  ``MLPClassifier`` and
-``MLPRegressor`` are drop-in replacements for scikit-learn's.
+``MLPRegressor`` are drop-in replacements for scikit-learn's; ``compare``
+times them against scikit-learn's on your data (also ``python -m
+fastbp.compare data.csv --target y``).
 """
 
+from fastbp._compare import compare
 from fastbp._cv_estimators import MLPClassifierCV, MLPRegressorCV
 from fastbp._embeddings import hidden_activations
 from fastbp._estimators import MLPClassifier, MLPRegressor
@@ -20,6 +23,7 @@ __all__ = [
     "MLPRegressorCV",
     "__version__",
     "check_gradients",
+    "compare",
     "forward",
     "hidden_activations",
     "loss_and_gradients",

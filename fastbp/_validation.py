@@ -7,7 +7,8 @@ messages.  A few private helpers are imported for the same reason: identical
 messages for sample weights and ``partial_fit``'s ``classes``, and
 ``_fit_context``, which validates hyperparameters once per ``fit`` /
 ``partial_fit`` and switches validation off in nested calls exactly as
-scikit-learn's MLP does.  The CV estimators' own constraints use the same
+scikit-learn's MLP does, and ``validate_parameter_constraints``, with which
+``fastbp.compare`` asks scikit-learn's MLPs whether they can run a setting.  The CV estimators' own constraints use the same
 ``Interval`` / ``StrOptions`` types, and ``scorer_accepts_sample_weight`` reads
 a scorer's private ``_accept_sample_weight`` as ``GridSearchCV`` does.
 
@@ -31,9 +32,10 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.neural_network import MLPClassifier as _SklearnMLPClassifier
 from sklearn.neural_network import MLPRegressor as _SklearnMLPRegressor
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils._param_validation import (
+from sklearn.utils._param_validation import (  # noqa: F401  (re-exported)
     Interval,
     StrOptions,
+    validate_parameter_constraints,
 )
 from sklearn.utils.multiclass import (  # noqa: F401  (re-exported)
     _check_partial_fit_first_call,
