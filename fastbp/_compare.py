@@ -110,9 +110,9 @@ def _check_progress(progress):
 def checked_params(task, mlp_params):
     """The parameters both libraries get, random_state defaulted to 0.
 
-    Raises TypeError for a name neither MLP takes, ValueError for a name or
-    value only fastbp accepts (scikit-learn cannot run it) or an invalid
-    random_state.
+    Raises TypeError for a name neither MLP takes or a random_state that is
+    not an int, ValueError for a name or value only fastbp accepts
+    (scikit-learn cannot run it) or one neither accepts.
     """
     fastbp_class, sklearn_class = _ESTIMATORS[task]
     fastbp_names = fastbp_class().get_params()
@@ -121,7 +121,7 @@ def checked_params(task, mlp_params):
         if name not in fastbp_names:
             raise TypeError(
                 f"{name!r} is not a parameter of {fastbp_class.__name__} (nor of "
-                f"scikit-learn's); its parameters are: {', '.join(sklearn_names)}."
+                f"scikit-learn's); the parameters both take: {', '.join(sklearn_names)}."
             )
         if name not in sklearn_names:
             raise ValueError(
@@ -132,7 +132,7 @@ def checked_params(task, mlp_params):
     params = {"random_state": DEFAULT_RANDOM_STATE, **mlp_params}
     seed = params["random_state"]
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(
+        raise TypeError(
             "compare needs an int random_state (default 0): with "
             f"random_state={seed!r} every fit would start from its own weights, "
             "and the weight difference would not measure rounding."
@@ -177,7 +177,12 @@ class _Lines(_Silent):
 
 
 class _RichBar(_Silent):
-    """A rich Progress on stderr, removed when compare returns."""
+    """A rich Progress on stderr, removed when compare returns.
+
+    Redrawn at each step only (``auto_refresh=False``): rich's refresh thread
+    would take the GIL during the timed fits, which slows scikit-learn's
+    Python loop more than fastbp's compiled one.
+    """
 
     def __init__(self, total, rich_progress, rich_console):
         self.total = total
@@ -188,6 +193,7 @@ class _RichBar(_Silent):
             rich_progress.TimeElapsedColumn(),
             console=rich_console.Console(stderr=True),
             transient=True,
+            auto_refresh=False,
         )
         self.task = None
 
@@ -197,12 +203,14 @@ class _RichBar(_Silent):
         return self
 
     def __exit__(self, *exc):
+        self.bar.advance(self.task)
+        self.bar.refresh()
         return self.bar.__exit__(*exc)
 
     def step(self, description):
         if self.bar.tasks[0].description:  # the previous step is finished
             self.bar.advance(self.task)
-        self.bar.update(self.task, description=description)
+        self.bar.update(self.task, description=description, refresh=True)
 
 
 def _progress(show, total):
@@ -398,20 +406,30 @@ class CompareResult(dict):
             )
         widths = [max(len(row[j]) for row in rows) for j in range(len(header))]
         lines = [
-            f"fastbp.compare: {self.estimator} on {n_samples} rows x {n_features} "
-            f"features ({self.dtype}), {repeats} timed fits per library, alternating",
+            (
+                f"fastbp.compare: {self.estimator} on {n_samples} rows x "
+                f"{n_features} features ({self.dtype}), {repeats} timed fits per "
+                "library, alternating"
+            ),
             f"parameters (both libraries): {settings}",
         ]
         for row in rows:
             cells = [row[0].ljust(widths[0])]
-            cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
+            cells += [
+                cell.rjust(width)
+                for cell, width in zip(row[1:], widths[1:], strict=True)
+            ]
             lines.append("  ".join(cells))
         lines += [
             f"speed-up (scikit-learn median / fastbp median): {self.speedup:.2f}x",
-            f"largest weight difference: {self.max_weight_diff:.1e} "
-            "(max over layers of |coefs_| and |intercepts_| differences)",
-            f"fastbp compile/load time: {self.compile_seconds:.2f} s "
-            "(before timing; excluded from the fit times)",
+            (
+                f"largest weight difference: {self.max_weight_diff:.1e} "
+                "(max over layers of |coefs_| and |intercepts_| differences)"
+            ),
+            (
+                f"fastbp compile/load time: {self.compile_seconds:.2f} s "
+                "(before timing; excluded from the fit times)"
+            ),
         ]
         return "\n".join(lines)
 
@@ -452,8 +470,8 @@ class CompareResult(dict):
             times.plot([x] * len(runs), runs, "k.", alpha=0.6)
         for x, median in zip(positions, medians, strict=True):
             times.annotate(
-                _duration(median), (x, median), ha="center", va="bottom",
-                xytext=(0, 3), textcoords="offset points",
+                _duration(median), (x, median), ha="left", va="bottom",
+                xytext=(10, 2), textcoords="offset points",
             )  # fmt: skip
         times.set_xticks(positions, LIBRARIES)
         times.set_ylabel("fit time, seconds (median, min-max, runs)")
@@ -527,8 +545,7 @@ def read_csv(path, target):
     for line, row in rows:
         if len(row) != len(header):
             raise ValueError(
-                f"{path}, line {line}: {len(row)} fields, the header has "
-                f"{len(header)}."
+                f"{path}, line {line}: {len(row)} fields, the header has {len(header)}."
             )
     j_target = header.index(target)
     features = [j for j in range(len(header)) if j != j_target]
@@ -575,4 +592,3 @@ def main_result(path, target, *, task, repeats, params, plot, progress):
     if plot is not None:
         result.plot(plot)
     return result
-
