@@ -99,7 +99,7 @@ def _check_repeats(repeats):
 
 
 def _check_progress(progress):
-    if progress == "auto" and isinstance(progress, str):
+    if isinstance(progress, str) and progress == "auto":
         stream = sys.stderr
         return stream is not None and stream.isatty()
     if isinstance(progress, bool):
@@ -332,7 +332,7 @@ def compare(X, y, *, task="auto", repeats=3, progress="auto", **mlp_params):
         task=task,
         estimator=classes["fastbp"].__name__,
         params=params,
-        shape=tuple(X.shape),
+        shape=np.shape(X),  # lists and DataFrames too
         dtype=str(models["fastbp"].coefs_[0].dtype),
         models=models,
     )
@@ -408,8 +408,8 @@ class CompareResult(dict):
         lines = [
             (
                 f"fastbp.compare: {self.estimator} on {n_samples} rows x "
-                f"{n_features} features ({self.dtype}), {repeats} timed fits per "
-                "library, alternating"
+                f"{n_features} features ({self.dtype}), {repeats} timed "
+                f"fit{'s' if repeats > 1 else ''} per library, alternating"
             ),
             f"parameters (both libraries): {settings}",
         ]
@@ -457,7 +457,10 @@ class CompareResult(dict):
         if curves.lines:
             curves.legend()
         else:  # L-BFGS keeps no loss curve
-            curves.text(0.5, 0.5, "no loss curve (lbfgs)", ha="center")
+            curves.text(
+                0.5, 0.5, "no loss curve (lbfgs)", ha="center",
+                transform=curves.transAxes,
+            )  # fmt: skip
         curves.set(xlabel="epoch", ylabel="training loss (loss_curve_)")
         curves.set_title(f"{self.estimator}: loss per epoch")
         positions = np.arange(len(LIBRARIES))

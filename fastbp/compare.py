@@ -48,6 +48,8 @@ def _parser():
         "and random_state on a CSV file; print fit times (compile time "
         "excluded), speed-up, training scores, epochs and the largest weight "
         "difference.",
+        epilog="example: python -m fastbp.compare data.csv --target price "
+        "--param hidden_layer_sizes=64,64 --param max_iter=50 --plot compare.png",
     )
     parser.add_argument("data", help="CSV file with a header row")
     parser.add_argument("--target", required=True, help="the target column's name")

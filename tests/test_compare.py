@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sklearn.neural_network as sk
+from extras import import_extra
 from sklearn.exceptions import ConvergenceWarning
 
 import fastbp
 from fastbp import _compare
-from tests.extras import import_extra
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = dict(hidden_layer_sizes=(8, 4), max_iter=6, learning_rate_init=0.01)
@@ -191,11 +191,16 @@ def test_progress_false_and_auto_off_a_terminal_are_silent(capfd):
     assert capfd.readouterr() == ("", "")
 
 
-def test_progress_with_rich():
+def test_progress_with_rich(monkeypatch, capsys):
     import_extra("rich", "callbacks")
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich draws as on a terminal
     X, y = make_data("regression", n=30)
     result = fastbp.compare(X, y, repeats=1, progress=True, max_iter=2)
     assert result["n_iter"] == [2, 2]
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "fastbp.compare scikit-learn: timed fit 1/1" in err
+    assert "6/6" in err  # rich's MofNCompleteColumn, every step done
 
 
 @pytest.mark.parametrize(
