@@ -405,6 +405,9 @@ class CompareResult(dict):
                 )
             )
         widths = [max(len(row[j]) for row in rows) for j in range(len(header))]
+        already = (
+            "; done earlier in this process" if self.compile_seconds < 0.01 else ""
+        )
         lines = [
             (
                 f"fastbp.compare: {self.estimator} on {n_samples} rows x "
@@ -428,7 +431,8 @@ class CompareResult(dict):
             ),
             (
                 f"fastbp compile/load time: {self.compile_seconds:.2f} s "
-                "(before timing; excluded from the fit times)"
+                "(before timing; excluded from the fit times"
+                f"{already})"
             ),
         ]
         return "\n".join(lines)

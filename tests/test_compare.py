@@ -379,10 +379,16 @@ class Watch:
 
 
 sys.meta_path.insert(0, Watch())
+import inspect
+import types
+
 import fastbp
 
 assert "fastbp.compare" not in sys.modules  # python -m must find it unimported
-import fastbp.compare  # the module: must still be callable as the function
+assert inspect.isfunction(fastbp.compare)
+import fastbp.compare  # the module now: it must still be callable as the function
+
+assert isinstance(fastbp.compare, types.ModuleType) and callable(fastbp.compare)
 
 fastbp_importers = {m for ms in importers.values() for m in ms if m.startswith("fastbp")}
 assert not fastbp_importers, importers
