@@ -535,7 +535,7 @@ def read_csv(path, target):
     Every column but ``target`` is a feature and must be numeric.  The target
     is float64 when every value is a number, else the strings (class labels).
     """
-    with open(path, newline="") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:  # Excel's BOM
         reader = csv.reader(handle)
         header = [name.strip() for name in next(reader, [])]
         rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]

@@ -254,6 +254,9 @@ def test_read_csv(tmp_path):
     X, y = make_data("regression", n=10)
     got_X, got_y = _compare.read_csv(write_csv(tmp_path / "r.csv", X, y), "target")
     np.testing.assert_array_equal(got_y, y)
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfa,target\n1,2\n")  # Excel
+    got_X, got_y = _compare.read_csv(tmp_path / "bom.csv", "target")
+    assert got_X.tolist() == [[1.0]] and got_y.tolist() == [2.0]
 
 
 @pytest.mark.parametrize(
@@ -427,6 +430,18 @@ def test_without_optional_libraries(tmp_path):
     assert "--plot needs matplotlib, which is not installed" in err
     assert "Traceback" not in err, err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_lbfgs_has_no_loss_curve_but_plots(tmp_path):
+    import_extra("matplotlib", "plot")
+    X, y = make_data("regression", n=30)
+    result = fastbp.compare(X, y, repeats=1, progress=False, solver="lbfgs", max_iter=5)
+    ours, theirs = fit_both(
+        "regression", X, y, {"solver": "lbfgs", "max_iter": 5, "random_state": 0}
+    )
+    assert result.max_weight_diff == weight_difference(ours, theirs)
+    result.plot(tmp_path / "lbfgs.png")
+    assert (tmp_path / "lbfgs.png").read_bytes()[:8] == PNG
 
 
 def test_the_module_is_the_function_too():
