@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from extras import import_extra
 from sklearn.callback import ProgressBar, ScoringMonitor
 from sklearn.callback._callback_context import get_context_path
 from sklearn.datasets import load_iris
@@ -245,6 +246,7 @@ def test_grid_search_propagates_to_every_fit(n_jobs):
         assert all(path[0] == ("GridSearchCV", "fit", 0) for _, path, _ in epochs)
         assert all(path[-2][0] == "MLPClassifier" for _, path, _ in epochs)
     else:  # worker processes: ProgressBar's own transport, as for LogisticRegression
+        import_extra("rich", "callbacks")  # ProgressBar draws with rich
         search = (
             GridSearchCV(model, grid, cv=2, n_jobs=2)
             .set_callbacks(ProgressBar())

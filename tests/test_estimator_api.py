@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import sklearn
+from extras import import_extra
 from sklearn import neural_network as sk
 from sklearn.base import clone, is_classifier
 from sklearn.datasets import (
@@ -1030,7 +1031,7 @@ def _estimator_in_state(kind, state):
     if state == "fitted":
         est.fit(X, y)
     elif state == "fitted-with-names":
-        pd = pytest.importorskip("pandas")
+        pd = import_extra("pandas", "test")
         est.fit(pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])]), y)
     return est
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from extras import import_extra
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
@@ -235,6 +236,7 @@ def test_imbalanced_and_dropout(tmp_path):
 
 
 def test_progress_and_monitoring(tmp_path):
+    import_extra("rich", "callbacks")  # the example's ProgressBar draws with rich
     out = run_example(
         "progress_and_monitoring.py", "--quick", "--outdir", str(tmp_path), cwd=tmp_path
     )
