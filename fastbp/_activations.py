@@ -3,8 +3,8 @@
 Kernels choose an activation by integer code (one compiled kernel per dtype,
 whatever the activation).  Most derivatives are written in terms of the
 activation's OUTPUT ``a = f(z)``; GELU and SiLU are not monotonic, so theirs
-take the pre-activation z, which training keeps for the layers that use them
-(``needs_pre_activation``):
+also take the pre-activation z, which training keeps for the layers that use
+them (``needs_pre_activation``; from z alone under dropout, which masks a):
 
 ==========  ===============================  ==================================
 code        f(z)                             f'(z)
@@ -18,8 +18,9 @@ SOFTMAX     exp(z_k) / sum exp(z)            a_k (delta_kj - a_j)  (row-wise, se
                                              ``_losses.output_delta_row``)
 LEAKY_RELU  z if z > 0 else 0.01 z           1 if a > 0 else 0.01
 ELU         z if z > 0 else exp(z) - 1       1 if a > 0 else a + 1
-GELU        z Phi(z) = z (1 + erf(z/√2)) / 2  Phi(z) + z exp(-z^2/2) / sqrt(2 pi)
-SILU        z / (1 + exp(-z))                s (1 + z (1 - s)),  s = 1/(1+exp(-z))
+GELU        z Phi(z) = z (1 + erf(z/√2)) / 2  Phi(z) + z exp(-z^2/2) / sqrt(2 pi),
+                                             Phi(z) = a / z (1/2 at z = 0)
+SILU        z / (1 + exp(-z))                s (1 + z (1 - s)),  s = a / z (1/2 at 0)
 SOFTPLUS    max(z, 0) + log1p(exp(-|z|))     1 - exp(-a)  (= 1 / (1 + exp(-z)))
 ==========  ===============================  ==================================
 
@@ -186,6 +187,34 @@ def silu_derivative(z):
     return s * (one + z * (one - s))
 
 
+# GELU and SiLU are z times a function of z (Phi(z), sigmoid(z)), which the
+# output a gives back as a / z (1/2 at z = 0): the derivative then needs no
+# erf (GELU) and no exp and division for the sigmoid (SiLU).  For a layer whose
+# activations were masked by dropout, the functions of z alone serve.
+
+
+@jit(inline="always")
+def _factor_of_z(a, z):
+    """a / z for a = z g(z), and g(0) = 1/2 at z = 0 (GELU's Phi, SiLU's
+    sigmoid); the division runs in every lane, so the loop vectorises."""
+    ratio = a / z
+    return ratio if z != type(z)(0) else type(z)(0.5)
+
+
+@jit(inline="always")
+def gelu_derivative_from_output(a, z):
+    half = type(z)(0.5)
+    cdf = _factor_of_z(a, z)
+    return cdf + z * simd_exp(-half * z * z) * type(z)(INV_SQRT_2PI)
+
+
+@jit(inline="always")
+def silu_derivative_from_output(a, z):
+    one = type(z)(1)
+    s = _factor_of_z(a, z)
+    return s * (one + z * (one - s))
+
+
 @jit(inline="always")
 def derivative_from_output(a, code):
     """Return f'(z) computed from a = f(z), for an output code other than
@@ -295,7 +324,8 @@ def multiply_derivative_inplace(D, A, Z, code):
 
     D, A, Z: (m, n) C-contiguous, element-wise codes only; Z is read only for
     the codes that ``needs_pre_activation`` (any (m, n) array otherwise, e.g.
-    A).  Writes: D.
+    A), and for those A may be empty (activations masked by dropout): f'
+    then comes from Z alone.  Writes: D.
     """
     # One flat loop over the contiguous elements (for narrow layers a loop
     # over a row's few units costs more than its work), one loop per code, as
@@ -326,9 +356,15 @@ def multiply_derivative_inplace(D, A, Z, code):
     elif code == SOFTPLUS:
         for q in range(d_flat.shape[0]):
             d_flat[q] *= softplus_derivative(a_flat[q])
-    elif code == GELU:
+    elif code == GELU and a_flat.shape[0] == 0:
         for q in range(d_flat.shape[0]):
             d_flat[q] *= gelu_derivative(z_flat[q])
-    elif code == SILU:
+    elif code == GELU:
+        for q in range(d_flat.shape[0]):
+            d_flat[q] *= gelu_derivative_from_output(a_flat[q], z_flat[q])
+    elif code == SILU and a_flat.shape[0] == 0:
         for q in range(d_flat.shape[0]):
             d_flat[q] *= silu_derivative(z_flat[q])
+    elif code == SILU:
+        for q in range(d_flat.shape[0]):
+            d_flat[q] *= silu_derivative_from_output(a_flat[q], z_flat[q])

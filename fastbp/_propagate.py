@@ -285,12 +285,16 @@ def backward_rows(X_rows, Y_rows, sw_rows, network, work, n_rows, r0, grad_out):
             else:
                 np.dot(D, weight_view(theta, layout, layer).T, D_prev)
             code = network.act_codes[layer - 1]
-            # f' reads Z (kept in pre_acts) or the activations before dropout
-            # (pre_acts for a layer with dropout, else A_prev itself).
+            # f' reads the activations before dropout (A_prev itself, or
+            # pre_acts for a layer with dropout) and, for GELU / SiLU, Z (kept
+            # in pre_acts; with dropout their unmasked activations are not
+            # kept, and f' comes from Z alone).
             dropped = drops(work, layer - 1)
             A_f = Z_prev = A_prev
             if needs_pre_activation(code):
                 Z_prev = layer_view(work.pre_acts, layout, layer - 1, n_rows)[r0:r1]
+                if dropped:
+                    A_f = A_prev[:0]
             elif dropped:
                 A_f = layer_view(work.pre_acts, layout, layer - 1, n_rows)[r0:r1]
             multiply_derivative_inplace(D_prev, A_f, Z_prev, code)
