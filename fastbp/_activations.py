@@ -19,8 +19,8 @@ SOFTMAX     exp(z_k) / sum exp(z)            a_k (delta_kj - a_j)  (row-wise, se
 LEAKY_RELU  z if z > 0 else 0.01 z           1 if a > 0 else 0.01
 ELU         z if z > 0 else exp(z) - 1       1 if a > 0 else a + 1
 GELU        z Phi(z) = z (1 + erf(z/√2)) / 2  Phi(z) + z exp(-z^2/2) / sqrt(2 pi),
-                                             Phi(z) = a / z (1/2 at z = 0)
-SILU        z / (1 + exp(-z))                s (1 + z (1 - s)),  s = a / z (1/2 at 0)
+                                             Phi(z) = a / z (1/2 near z = 0)
+SILU        z / (1 + exp(-z))                s (1 + z (1 - s)),  s = a / z (1/2 near 0)
 SOFTPLUS    max(z, 0) + log1p(exp(-|z|))     1 - exp(-a)  (= 1 / (1 + exp(-z)))
 ==========  ===============================  ==================================
 
@@ -195,10 +195,12 @@ def silu_derivative(z):
 
 @jit(inline="always")
 def _factor_of_z(a, z):
-    """a / z for a = z g(z), and g(0) = 1/2 at z = 0 (GELU's Phi, SiLU's
-    sigmoid); the division runs in every lane, so the loop vectorises."""
+    """a / z for a = z g(z) (GELU's Phi, SiLU's sigmoid), and g = 1/2 for
+    |z| < 1e-30: there g(z) rounds to 1/2 in either dtype, while a, rounded
+    among the subnormals, would no longer give it back.  The division runs
+    in every lane, so the loop vectorises."""
     ratio = a / z
-    return ratio if z != type(z)(0) else type(z)(0.5)
+    return ratio if np.abs(z) >= type(z)(1e-30) else type(z)(0.5)
 
 
 @jit(inline="always")

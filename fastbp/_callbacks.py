@@ -76,7 +76,9 @@ def snapshot_attributes(estimator, theta, update):
         snapshot._optimizer = copy.deepcopy(estimator._optimizer)
     update(snapshot)
     snapshot._publish(theta.copy(), estimator._layout)
-    return vars(snapshot)
+    # Not the live fit's task tree (and its training data): scikit-learn
+    # builds the fitted_estimator from a copy of the live model.
+    return {**vars(snapshot), "_fit_tasks": None}
 
 
 class SearchTasks:
@@ -97,8 +99,10 @@ class SearchTasks:
         """Before ``estimator._begin_fit``: its evaluation task begins and
         it joins the task tree (until ``end_models``)."""
         context = self.fit.root.subcontext(task_name="candidate-split-evaluation")
-        context.call_on_fit_task_begin(estimator=self.fit.estimator, **self.fit.data)
+        # Propagated first, as GridSearchCV does: the propagated callbacks then
+        # get this task's hooks from the estimator's own tree, paired.
         self.stack.enter_context(context.propagate_callback_context(estimator))
+        context.call_on_fit_task_begin(estimator=self.fit.estimator, **self.fit.data)
         self.stack.enter_context(callback_management_context(estimator))
         self.models.append((context, estimator))
 

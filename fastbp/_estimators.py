@@ -113,6 +113,14 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
         state = dict(super().__getstate__())
         state.pop("_theta", None)
         state.pop("_published", None)
+        # A running fit's callback state (a fitted_estimator is a copy of the
+        # live model): never part of a saved model.
+        for transient in (
+            "_fit_tasks",
+            "_callback_fit_ctx",
+            "_skl_callbacks_to_teardown",
+        ):
+            state.pop(transient, None)
         return state
 
     def _publish(self, theta, layout):
@@ -183,6 +191,13 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
                 code = fit_stochastic(run, self.verbose)
             except KeyboardInterrupt:
                 warnings.warn("Training interrupted by user.")
+            except BaseException:
+                # A callback raised: no task tree is left on the model, and
+                # its counters and curves match the weights it trained.
+                self.__dict__.pop("_fit_tasks", None)
+                self._publish_progress(run.progress, run.rules.validates)
+                self._optimizer.sync_learning_rate(run.plan.optimizer)
+                raise
         self._end_fit(run, code)
         return self
 
@@ -278,6 +293,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
         def on_epoch(run):
             def update(snapshot):
                 snapshot._publish_progress(run.progress, run.rules.validates)
+                snapshot._optimizer.sync_learning_rate(run.plan.optimizer)
 
             theta = run.plan.network.theta
             if self.early_stopping:

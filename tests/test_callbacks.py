@@ -288,3 +288,57 @@ def test_ill_formed_callbacks_and_failed_fits():
         model.fit(X, np.r_[y[:-1], 7.5])  # a continuous target
     assert recorder.teardowns == recorder.setups
     assert not hasattr(model, "_fit_tasks") and not hasattr(model, "_callback_fit_ctx")
+
+
+class Raising(Recorder):
+    def on_fit_task_end(self, estimator, context, **kwargs):
+        if context.task_name == "epoch" and context.task_id == 2:
+            raise RuntimeError("a callback failed")
+
+
+def test_a_raising_callback_leaves_a_consistent_model_and_no_task_tree():
+    X, y = _iris()
+    params = {**SMALL, "max_iter": 10}
+    model = MLPClassifier(**params).set_callbacks(Raising())
+    with pytest.raises(RuntimeError, match="a callback failed"):
+        model.fit(X, y)
+    assert not hasattr(model, "_fit_tasks") and not hasattr(model, "_callback_fit_ctx")
+    # Three epochs ran: the counters say so, and the weights are those.
+    stopped = MLPClassifier(**{**params, "max_iter": 3}).fit(X, y)
+    assert model.n_iter_ == 3 and model.loss_curve_ == stopped.loss_curve_
+    assert _same_model(model, stopped)
+    # Without callbacks, the next fit is a plain fit.
+    model.set_callbacks().fit(X, y)
+    assert _same_model(model, MLPClassifier(**params).fit(X, y))
+
+
+def test_snapshots_are_plain_models_that_train_on():
+    """A fitted_estimator holds no task tree (nor the training data), and
+    continues as the fit stopped there would (invscaling: its learning rate
+    too)."""
+    import pickle
+
+    X, y = _iris()
+    params = {**SMALL, "solver": "sgd", "learning_rate": "invscaling", "max_iter": 5}
+    recorder = Recorder()
+    model = MLPClassifier(**params).set_callbacks(recorder).fit(X, y)
+    snapshot = [m for name, m in recorder.models if name == "epoch"][2]
+    assert getattr(snapshot, "_fit_tasks", None) is None
+    stopped = MLPClassifier(**{**params, "max_iter": 3}).fit(X, y)
+    assert snapshot._optimizer.learning_rate == stopped._optimizer.learning_rate
+    assert len(pickle.dumps(snapshot.set_callbacks())) < 2 * len(pickle.dumps(stopped))
+    for continued in (snapshot, stopped):
+        continued.partial_fit(X, y)
+    assert _same_model(snapshot, stopped)
+    assert not _same_model(snapshot, model)
+
+
+def test_cv_estimator_pairs_every_begin_with_an_end():
+    X, y = _iris()
+    recorder = Propagated(want_model=False)
+    MLPClassifierCV(
+        **{**SMALL, "max_iter": 3, "learning_rate_init": [1e-3, 1e-2]}, cv=2
+    ).set_callbacks(recorder).fit(X, y)
+    begins = sorted(path for hook, path, _ in recorder.calls if hook == "begin")
+    ends = sorted(path for hook, path, _ in recorder.calls if hook == "end")
+    assert begins == ends

@@ -195,6 +195,26 @@ def test_multiply_derivative_inplace(name, dtype, rng):
     assert_twin(got, expected, dtype, name)
 
 
+@pytest.mark.parametrize("name", ["gelu", "silu"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_derivative_near_zero_and_among_subnormals(name, dtype):
+    """GELU's and SiLU's f' read Phi(z) or sigmoid(z) as a / z off the
+    output; near 0, where a rounds among the subnormals, they take 1/2."""
+    tiny = np.finfo(dtype).smallest_subnormal
+    z = np.array(
+        [[tiny, -tiny, 3 * tiny, -5 * tiny], [1e-31, -1e-29, 0.0, -0.0]], dtype=dtype
+    )
+    A = np.empty_like(z)
+    _activations.bias_activate_inplace(
+        A := z.copy(), np.zeros(4, dtype=dtype), ACTIVATION_CODES[name]
+    )
+    got = np.ones_like(z)
+    _activations.multiply_derivative_inplace(got, A, z, ACTIVATION_CODES[name])
+    expected = activation_derivative(name, z.astype(np.float64))
+    assert_twin(got, expected, dtype, name)
+    np.testing.assert_array_equal(got, dtype(0.5))
+
+
 @pytest.mark.parametrize("n_columns", [1, 3, 9])
 @pytest.mark.parametrize("n_rows", [0, 1, 5, 8, 203])
 @pytest.mark.parametrize("dtype", DTYPES)
