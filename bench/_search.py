@@ -437,7 +437,7 @@ def main(argv=None):
         return 0
     from _extras import gemm_peak
     from _report import derive_search, print_goals, search_goals, search_section
-    from run import SETTINGS, progress
+    from _settings import SETTINGS, progress
 
     settings = {name: values[args.quick] for name, values in SETTINGS.items()}
     import numba
