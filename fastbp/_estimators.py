@@ -195,8 +195,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
                 # A callback raised: no task tree is left on the model, and
                 # its counters and curves match the weights it trained.
                 self.__dict__.pop("_fit_tasks", None)
-                self._publish_progress(run.progress, run.rules.validates)
-                self._optimizer.sync_learning_rate(run.plan.optimizer)
+                self._publish_run(run)
                 raise
         self._end_fit(run, code)
         return self
@@ -292,8 +291,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
 
         def on_epoch(run):
             def update(snapshot):
-                snapshot._publish_progress(run.progress, run.rules.validates)
-                snapshot._optimizer.sync_learning_rate(run.plan.optimizer)
+                snapshot._publish_run(run)
 
             theta = run.plan.network.theta
             if self.early_stopping:
@@ -426,15 +424,13 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
             network.layout,
             update_is_costly(self.solver, network.theta.size),
         )
-        dropout = None
-        if rates.any():
-            if not hasattr(self, "_dropout_seed"):
-                # Drawn once per model (after its initial weights), kept
-                # across warm starts, partial_fit calls and pickling.
-                self._dropout_seed = int(
-                    self._random_state.randint(0, 2**63 - 1, dtype=np.int64)
-                )
-            dropout = (rates, self._dropout_seed)
+        if rates.any() and not hasattr(self, "_dropout_seed"):
+            # Drawn once per model (after its initial weights), kept across
+            # warm starts, partial_fit calls and pickling.
+            self._dropout_seed = int(
+                self._random_state.randint(0, 2**63 - 1, dtype=np.int64)
+            )
+        dropout = (rates, self._dropout_seed) if rates.any() else None
         plan = make_plan(
             source, Y, sw, network, batch_size, threaded, optimizer, dropout
         )
@@ -470,8 +466,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
     def _end_stochastic(self, run, code):
         """scikit-learn's ``_fit_stochastic`` after its epochs: publish the
         progress, raise or warn as it does, restore the best weights."""
-        self._publish_progress(run.progress, run.rules.validates)
-        self._optimizer.sync_learning_rate(run.plan.optimizer)
+        self._publish_run(run)
         if code == ZERO_WEIGHT_BATCH:
             # scikit-learn's np.average raises this in that batch.
             raise ZeroDivisionError("Weights sum to zero, can't be normalized")
@@ -482,9 +477,12 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
         if self.early_stopping:
             run.plan.network.theta[:] = run.progress.best_theta
 
-    def _publish_progress(self, progress, validated):
-        """The fitted attributes from a fit's Progress (scikit-learn's types:
-        np.float64 losses, float scores, int counters)."""
+    def _publish_run(self, run):
+        """The fitted attributes from a run's Progress (scikit-learn's types:
+        np.float64 losses, float scores, int counters), and the optimizer's
+        current learning rate from its plan."""
+        self._optimizer.sync_learning_rate(run.plan.optimizer)
+        progress, validated = run.progress, run.rules.validates
         counters, scalars = progress.counters, progress.scalars
         n_iter = int(counters[N_ITER])
         self.n_iter_ = n_iter

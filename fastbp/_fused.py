@@ -25,8 +25,9 @@ and two threads must never draw from the same state); the generators
 themselves are not advanced by the shuffles.  Generators that are not MT19937
 shuffle in Python, one epoch per call.  With validation data, every call runs
 one epoch; Python then scores each model (``_training.validate_epoch``), as
-the single fit does; so it does with callbacks (each model's ``on_epoch``).  ``until_epoch`` pauses every
-model after that many epochs; a later call resumes it (successive halving).
+the single fit does, and so it does with callbacks (each model's
+``on_epoch``).  ``until_epoch`` pauses every model after that many epochs; a
+later call resumes it (successive halving).
 """
 
 import time

@@ -97,10 +97,11 @@ def make_network(theta, layout, codes, alpha, loss_param=0.0):
     )
 
 
-def _keeps_pre_activations(network, dropout_rates):
+def _keeps_pre_activations(network, dropping):
     """Whether training keeps a copy per hidden layer in pre_acts: Z for
-    the codes that need it, the activations before dropout otherwise."""
-    return any(np.asarray(dropout_rates) > 0) or any(
+    the codes that need it, the activations before dropout (``dropping``)
+    otherwise."""
+    return dropping or any(
         code in PRE_ACTIVATION_CODES for code in network.act_codes.tolist()
     )
 
@@ -183,7 +184,7 @@ def training_workspace(
 
 def _dropout_buffers(dropout, m):
     """(drop_rates, drop_key, row_ids) of a training workspace."""
-    if dropout is None or not any(np.asarray(dropout[0]) > 0):
+    if dropout is None:
         return _NO_DROPOUT
     rates, seed = dropout
     return (
@@ -204,14 +205,15 @@ def make_plan(source, Y, sw, network, n_rows, threaded, optimizer=None, dropout=
     rows per call (a batch, or every row for a full-batch objective);
     ``dropout`` as ``training_workspace`` takes it."""
     dtype = network.theta.dtype
-    rates = () if dropout is None else dropout[0]
+    if dropout is not None and not np.any(np.asarray(dropout[0]) > 0):
+        dropout = None  # every rate 0: no dropout buffers, no masks
     work = training_workspace(
         n_rows,
         source.X.shape[1],
         Y.shape[1],
         network.layout,
         dtype,
-        _keeps_pre_activations(network, rates),
+        _keeps_pre_activations(network, dropout is not None),
         dropout,
     )
     if optimizer is None:

@@ -338,7 +338,7 @@ def fit_stochastic(run, verbose):
     """
     plan, rules, progress, random_state = run[:4]
     words, lock = mt19937_words(random_state, progress.sample_idx.shape[0])
-    by_epoch = verbose or rules.validates or words is None or run.on_epoch
+    by_epoch = verbose or rules.validates or words is None or run.on_epoch is not None
     if words is not None:
         progress = progress._replace(rng_words=words)
         run = run._replace(progress=progress)
