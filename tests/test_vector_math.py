@@ -21,22 +21,24 @@ from fastbp._config import jit
 N_RANDOM = 2_000 if numba.config.DISABLE_JIT else 400_000
 
 
-@jit
-def _exp_each(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _vector_math.simd_exp(x[i])
+def _each(function):
+    """A compiled loop out[i] = function(x[i]) over 1-D arrays."""
+
+    @jit
+    def each(x, out):
+        for i in range(x.shape[0]):
+            out[i] = function(x[i])
+
+    return each
 
 
-@jit
-def _log_each(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _vector_math.simd_log(x[i])
+_exp_each = _each(_vector_math.simd_exp)
 
 
-@jit
-def _tanh_each(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _vector_math.simd_tanh(x[i])
+_log_each = _each(_vector_math.simd_log)
+
+
+_tanh_each = _each(_vector_math.simd_tanh)
 
 
 @jit
@@ -225,22 +227,13 @@ def test_ln2_split_is_exact_enough():
 # log1p, each within one ulp of the exact value), element by element.
 
 
-@jit
-def _erf_each(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _vector_math.simd_erf(x[i])
+_erf_each = _each(_vector_math.simd_erf)
 
 
-@jit
-def _expm1_nonpositive_each(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _vector_math.simd_expm1_nonpositive(x[i])
+_expm1_nonpositive_each = _each(_vector_math.simd_expm1_nonpositive)
 
 
-@jit
-def _log1p_each(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _vector_math.simd_log1p(x[i])
+_log1p_each = _each(_vector_math.simd_log1p)
 
 
 def _elementwise(function):
