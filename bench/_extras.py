@@ -225,6 +225,27 @@ def _cpuinfo(key):
         return ""
 
 
+# OpenBLAS core types whose kernels use AVX-512 (DYNAMIC_ARCH builds pick one
+# at load time; OPENBLAS_CORETYPE overrides the pick).
+AVX512_OPENBLAS_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+def blas_kernels_below_cpu(threadpool_info, cpu_flags):
+    """The OpenBLAS libraries (``threadpool_info`` entries) that run kernels
+    without AVX-512 on a CPU that has it (``avx512f`` in ``cpu_flags``): the
+    OpenBLAS bundled with NumPy and SciPy 2.4 / 1.17 (0.3.31) takes AMD Zen 5
+    for a Haswell (OpenBLAS issue #6029), so its GEMMs run at half the
+    machine's vector width."""
+    if "avx512f" not in cpu_flags:
+        return []
+    return [
+        f"{os.path.basename(p['filepath'])}: {p.get('architecture')}"
+        for p in threadpool_info
+        if p.get("internal_api") == "openblas"
+        and str(p.get("architecture", "")).lower() not in AVX512_OPENBLAS_CORES
+    ]
+
+
 def environment():
     import numba
     import threadpoolctl
@@ -252,6 +273,9 @@ def environment():
         "cpu_simd_flags": sorted(f for f in flags if f.startswith(("avx", "fma"))),
         "env": {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)},
         "threadpool_info": threadpoolctl.threadpool_info(),
+        "blas_kernels_below_cpu": blas_kernels_below_cpu(
+            threadpoolctl.threadpool_info(), flags
+        ),
         "loadavg": list(os.getloadavg()),
     }
 

@@ -797,13 +797,25 @@ def launch_section(results):
 
 def environment_section(results):
     env = results["environment"]
-    skip = ("threadpool_info", "cpu_simd_flags", "loadavg", "loadavg_end")
+    skip = (
+        "threadpool_info",
+        "cpu_simd_flags",
+        "loadavg",
+        "loadavg_end",
+        "blas_kernels_below_cpu",
+    )
     rows = [[k, v] for k, v in env.items() if k not in skip]
     rows.append(["thread counts benchmarked", results["thread_counts"]])
     for p in env["threadpool_info"]:
         pool = f"{p.get('internal_api')} {p.get('version')}"
+        if p.get("architecture"):
+            pool += f" ({p['architecture']} kernels)"
         threads = f"{p.get('num_threads')} threads"
         rows.append([f"threadpool: {p.get('user_api')}", f"{pool}, {threads}"])
+    rows.extend(
+        ["BLAS below the CPU", f"{library}: no AVX-512 kernels on an AVX-512 CPU"]
+        for library in env.get("blas_kernels_below_cpu", [])
+    )
     return _table("item | value", "ll", rows)
 
 

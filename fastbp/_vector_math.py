@@ -8,11 +8,12 @@ element at a time (without Intel's SVML, which would be another dependency).
 arithmetic, bit operations and selects, which LLVM turns into SIMD code
 inside such loops.
 
-They take and return float64.  exp and log stay within one ulp of NumPy's over
-their whole domain, tanh within three (2.3 ulps of the exact value at most;
-NumPy's own: 1.2); special values match exactly (tests/test_vector_math.py).
-``simd_exp`` / ``simd_log`` / ``simd_tanh`` round the result to the argument's
-dtype, so float32 callers get float32 results as accurate as float32 can hold.
+The ``branch_free_*`` functions take and return float64.  exp and log stay
+within one ulp of NumPy's over their whole domain, tanh within three (2.3 ulps
+of the exact value at most; NumPy's own: 1.2); special values match exactly
+(tests/test_vector_math.py).  Callers use ``simd_exp``, ``simd_tanh``, ...:
+the kernel of the argument's dtype (float32 ones below), result in that dtype
+(``simd_log``: the float64 kernel for both).
 
 * exp(x) = 2^k exp(r), with k = round(x / ln 2) and r = x - k ln 2 (|r| <= ln(2)/2,
   ln 2 split in a high part with 32 zero trailing bits, so that k ln2_hi is
@@ -40,9 +41,28 @@ dtype, so float32 callers get float32 results as accurate as float32 can hold.
   about 0, where the series is odd, so tiny x keep their relative accuracy);
   the coefficient table is built at import from ``math.erf(c_k)`` and the
   recurrence.
+
+float32 arguments get float32 kernels of the same form (``float32_exp`` ...):
+twice the SIMD lanes and shorter polynomials, each result within two float32
+ulps of the float64 function's, rounded (tests/test_vector_math.py).
+
+* exp: the same reduction with ln 2 split at 12 bits and exp(r) - 1 by Taylor
+  to r^7/7! (the next term is below 2^-27 for |r| <= ln(2)/2); x clamped to
+  [-104, 89], beyond which exp rounds to 0 or overflows.
+* expm1 (x <= 0) and tanh as in float64, clamped at -20 and |x| = 10, where
+  they round to -1 and +-1.
+* log (for log1p): the same reduction, R(z) to z^4 (the next term is below
+  2^-27); log1p with Goldberg's correction.
+* erf: |x| < 3/4 as |x| + |x| r(x^2) (r a degree-5 polynomial, the last
+  operation in float64, so that tiny arguments keep their relative accuracy);
+  beyond, one of three degree-9 polynomials in |x| - c_k on [3/4, 7/4),
+  [7/4, 11/4) and [11/4, 4], chosen by selects (no table lookups); |x| clamped
+  at 4, where erf rounds to 1.  The coefficients are Chebyshev interpolants of
+  ``math.erf``, computed at import.
 """
 
 import decimal
+import itertools
 import math
 import struct
 
@@ -118,6 +138,71 @@ ERF_CENTRES, ERF_COEFFICIENTS = _erf_taylor_table()
 ERF_TABLE = np.ascontiguousarray(ERF_COEFFICIENTS.ravel())  # row k: interval k
 
 
+# float32 kernels' constants (module docstring), as Python floats: each use
+# rounds them to float32.
+def _float32_ln2_split():
+    """(hi, lo): ln 2 in float32 with its 12 lowest significand bits cleared
+    (k hi is exact for |k| < 2^12), lo = ln 2 - hi rounded to float32."""
+    with decimal.localcontext() as context:
+        context.prec = 40
+        ln2 = decimal.Decimal(2).ln()
+        bits = np.array([float(ln2)], np.float32).view(np.uint32)[0]
+        hi = float(np.array([bits & 0xFFFFF000], np.uint32).view(np.float32)[0])
+        return hi, float(np.float32(ln2 - decimal.Decimal(hi)))
+
+
+LN2_HI_F32, LN2_LO_F32 = _float32_ln2_split()
+EXP_TAYLOR_F32 = tuple(1.0 / math.factorial(n) for n in range(7, 1, -1))
+LOG_SERIES_F32 = tuple(2.0 / (2 * j + 1) for j in range(4, 0, -1))  # 2/9 .. 2/3
+EXP_LOW_F32, EXP_HIGH_F32 = -104.0, 89.0
+TANH_SATURATION_F32 = 10.0
+EXPM1_LOW_F32 = -20.0
+SMALLEST_NORMAL_F32 = float(np.finfo(np.float32).tiny)
+SUBNORMAL_SCALE_F32 = 24  # x * 2^24 is normal for every float32 subnormal x
+EXPONENT_BIAS_F32 = 127
+SIGNIFICAND_MASK_F32 = (1 << 23) - 1
+ONE_BITS_F32 = 0x3F800000
+ERF_SMALL_F32 = 0.75  # erf(x) = x + x r(x^2) below
+ERF_EDGES_F32 = (0.75, 1.75, 2.75, 4.0)  # the three polynomials' intervals
+ERF_SATURATION_F32 = 4.0
+ERF_SMALL_DEGREE_F32, ERF_DEGREE_F32 = 5, 9
+
+
+def _chebyshev_monomials(function, low, high, degree, centre):
+    """Coefficients (lowest degree first) in t = x - centre of the degree
+    ``degree`` Chebyshev interpolant of ``function`` on [low, high]."""
+    from numpy.polynomial import Polynomial, chebyshev
+
+    half, middle = 0.5 * (high - low), 0.5 * (high + low)
+    series = chebyshev.chebinterpolate(lambda v: function(middle + half * v), degree)
+    in_v = Polynomial(chebyshev.cheb2poly(series))  # v = (x - middle) / half
+    return in_v(Polynomial([(centre - middle) / half, 1.0 / half])).coef
+
+
+def _erf_float32_polynomials():
+    """(r's coefficients, centres (3,), coefficients (3, ERF_DEGREE_F32 + 1)),
+    highest degree first: r(u) = erf(sqrt u) / sqrt u - 1 on
+    [0, ERF_SMALL_F32^2], and erf in x - c_k on each of ERF_EDGES_F32's
+    intervals, c_k its midpoint."""
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+
+    def r(u):
+        root = np.sqrt(np.maximum(u, 1e-300))
+        return np.where(u > 1e-300, erf(root) / root, 2.0 / math.sqrt(math.pi)) - 1.0
+
+    small = _chebyshev_monomials(r, 0.0, ERF_SMALL_F32**2, ERF_SMALL_DEGREE_F32, 0.0)
+    edges = ERF_EDGES_F32
+    centres = tuple(0.5 * (a + b) for a, b in itertools.pairwise(edges))
+    pieces = [
+        _chebyshev_monomials(erf, a, b, ERF_DEGREE_F32, c)[::-1]
+        for (a, b), c in zip(itertools.pairwise(edges), centres, strict=True)
+    ]
+    return tuple(small[::-1]), centres, np.array(pieces)
+
+
+ERF_SMALL_F32_SERIES, ERF_CENTRES_F32, ERF_COEFFICIENTS_F32 = _erf_float32_polynomials()
+
+
 def float64_from_bits(bits):
     """The float64 whose IEEE-754 bit pattern is the int64 ``bits``."""
     return np.int64(bits).view(np.float64)
@@ -153,6 +238,30 @@ def _bits_of_float64_compiled(x):
     return lambda x: _reinterpret(np.float64(x), np.int64)
 
 
+def float32_from_bits(bits):
+    """The float32 whose IEEE-754 bit pattern is the int32 ``bits``."""
+    return np.int32(bits).view(np.float32)
+
+
+def bits_of_float32(x):
+    """The IEEE-754 bit pattern of the float32 ``x``, as an int32."""
+    return np.float32(x).view(np.int32)
+
+
+@overload(float32_from_bits, inline="always")
+def _float32_from_bits_compiled(bits):
+    if not isinstance(bits, types.Integer):
+        raise errors.TypingError("float32_from_bits takes an integer")
+    return lambda bits: _reinterpret(np.int32(bits), np.float32)
+
+
+@overload(bits_of_float32, inline="always")
+def _bits_of_float32_compiled(x):
+    if not isinstance(x, types.Float):
+        raise errors.TypingError("bits_of_float32 takes a float")
+    return lambda x: _reinterpret(np.float32(x), np.int32)
+
+
 @jit(inline="always")
 def power_of_two(k):
     """2.0**k for an integer -1022 <= k <= 1023, from its bits."""
@@ -165,10 +274,10 @@ def _reduce_exp(x):
     t = exp(r) - 1 (Taylor, see the module docstring), for a finite x."""
     k = np.floor(x * LOG2_E + 0.5)
     r = (x - k * LN2_HI) - k * LN2_LO
-    q = 0.0
+    taylor = 0.0
     for c in EXP_TAYLOR:
-        q = q * r + c
-    return k, r + r * r * q
+        taylor = taylor * r + c
+    return k, r + r * r * taylor
 
 
 @jit(inline="always")
@@ -259,41 +368,177 @@ def branch_free_log(x):
     return x if x == np.inf else result
 
 
+# ------------------------------------------------------------ float32 kernels
+# float32 in, float32 arithmetic, float32 out (module docstring).  Constants
+# are rounded to float32 where they are used: a float64 constant would turn
+# the arithmetic into float64.
+
+
 @jit(inline="always")
-def simd_exp(x):
-    """exp(x) in x's dtype (float32 or float64): ``branch_free_exp`` rounded to
-    that dtype."""
-    return type(x)(branch_free_exp(np.float64(x)))
+def float32_power_of_two(k):
+    """2.0**k in float32 for an integer -126 <= k <= 127, from its bits."""
+    return float32_from_bits(np.int32((np.int64(k) + EXPONENT_BIAS_F32) << 23))
 
 
+@jit(inline="always")
+def _reduce_exp_float32(x):
+    """(k, t) in float32 with x = k ln 2 + r, k = round(x / ln 2) and
+    t = exp(r) - 1, for a finite float32 x."""
+    k = np.floor(x * np.float32(LOG2_E) + np.float32(0.5))
+    r = (x - k * np.float32(LN2_HI_F32)) - k * np.float32(LN2_LO_F32)
+    taylor = np.float32(0.0)
+    for c in EXP_TAYLOR_F32:
+        taylor = taylor * r + np.float32(c)
+    return k, r + r * r * taylor
+
+
+@jit(inline="always")
+def float32_exp(x):
+    """exp(x) for a float32 x, in float32."""
+    xc = x if x < np.float32(EXP_HIGH_F32) else np.float32(EXP_HIGH_F32)
+    xc = xc if xc > np.float32(EXP_LOW_F32) else np.float32(EXP_LOW_F32)
+    k, t = _reduce_exp_float32(xc)
+    k_int = np.int64(k)
+    k_half = k_int >> 1  # both halves within the normal range
+    y = (np.float32(1.0) + t) * float32_power_of_two(k_half)
+    y = y * float32_power_of_two(k_int - k_half)
+    return x if np.isnan(x) else y
+
+
+@jit(inline="always")
+def float32_expm1_nonpositive(x):
+    """exp(x) - 1 for a float32 x <= 0, in float32 (NaN stays NaN)."""
+    xc = x if x > np.float32(EXPM1_LOW_F32) else np.float32(EXPM1_LOW_F32)
+    k, t = _reduce_exp_float32(xc)
+    scale = float32_power_of_two(np.int64(k))  # -29 <= k <= 0
+    result = (scale - np.float32(1.0)) + scale * t
+    return x if np.isnan(x) else result
+
+
+@jit(inline="always")
+def float32_tanh(x):
+    """tanh(x) for a float32 x, in float32; tanh(-0) = -0."""
+    a = np.abs(x)
+    saturation = np.float32(TANH_SATURATION_F32)
+    k, t = _reduce_exp_float32(np.float32(2.0) * (a if a < saturation else saturation))
+    scale = float32_power_of_two(np.int64(k))  # k <= 29
+    e = (scale - np.float32(1.0)) + scale * t  # expm1(2|x|)
+    result = np.copysign(e / (e + np.float32(2.0)), x)
+    return x if np.isnan(x) else result
+
+
+@jit(inline="always")
+def float32_log(x):
+    """log(x) for a float32 x, in float32; log(0) = -inf, log(inf) = inf,
+    NaN for x < 0 or NaN."""
+    subnormal = x < np.float32(SMALLEST_NORMAL_F32)
+    scaled = x * np.float32(2.0**SUBNORMAL_SCALE_F32) if subnormal else x
+    bits = np.int64(bits_of_float32(scaled))
+    e = (bits >> 23) - EXPONENT_BIAS_F32
+    m = float32_from_bits((bits & SIGNIFICAND_MASK_F32) | ONE_BITS_F32)  # [1, 2)
+    large = m > np.float32(SQRT_2)
+    m = np.float32(0.5) * m if large else m
+    e = e + 1 if large else e
+    e = e - SUBNORMAL_SCALE_F32 if subnormal else e
+    f = m - np.float32(1.0)
+    s = f / (np.float32(2.0) + f)
+    z = s * s
+    R = np.float32(0.0)
+    for c in LOG_SERIES_F32:
+        R = R * z + np.float32(c)
+    R = R * z
+    half_f2 = np.float32(0.5) * f * f
+    dk = np.float32(e)
+    result = dk * np.float32(LN2_HI_F32) - (
+        (half_f2 - (s * (half_f2 + R) + dk * np.float32(LN2_LO_F32))) - f
+    )
+    result = result if x > np.float32(0.0) else np.float32(np.nan)
+    result = np.float32(-np.inf) if x == np.float32(0.0) else result
+    return x if x == np.float32(np.inf) else result
+
+
+@jit(inline="always")
+def float32_log1p(u):
+    """log(1 + u) for a finite float32 u > -1, in float32 (Goldberg's
+    correction, as ``branch_free_log1p``)."""
+    w = np.float32(1.0) + u
+    return u if w == np.float32(1.0) else float32_log(w) * (u / (w - np.float32(1.0)))
+
+
+@jit(inline="always")
+def float32_erf(x):
+    """erf(x) for a float32 x, in float32 (module docstring); erf(-0) = -0."""
+    a = np.abs(x)
+    saturation = np.float32(ERF_SATURATION_F32)
+    a = a if a < saturation else saturation  # NaN -> saturation
+    u = a * a
+    r = np.float32(0.0)
+    for c in ERF_SMALL_F32_SERIES:
+        r = r * u + np.float32(c)
+    a64 = np.float64(a)
+    small = np.float32(a64 + a64 * np.float64(r))
+    # Which of the three polynomials: selects, so that the loop vectorises.
+    second = a >= np.float32(ERF_EDGES_F32[1])
+    third = a >= np.float32(ERF_EDGES_F32[2])
+    c0, c1, c2 = ERF_CENTRES_F32
+    centre = np.float32(c2) if third else (np.float32(c1) if second else np.float32(c0))
+    t = a - centre
+    p = np.float32(0.0)
+    for j in range(ERF_DEGREE_F32 + 1):
+        c = ERF_COEFFICIENTS_F32[2, j] if third else ERF_COEFFICIENTS_F32[1, j]
+        c = c if second else ERF_COEFFICIENTS_F32[0, j]
+        p = p * t + np.float32(c)
+    result = np.copysign(small if a < np.float32(ERF_SMALL_F32) else p, x)
+    return x if np.isnan(x) else result
+
+
+# ------------------------------------------------------------ both dtypes
 @jit(inline="always")
 def simd_log(x):
-    """log(x) in x's dtype (float32 or float64): ``branch_free_log`` rounded to
-    that dtype."""
+    """log(x) in x's dtype: ``branch_free_log`` rounded to that dtype, for
+    float32 too (the losses' logs, which they add in float64)."""
     return type(x)(branch_free_log(np.float64(x)))
 
 
-@jit(inline="always")
-def simd_tanh(x):
-    """tanh(x) in x's dtype (float32 or float64): ``branch_free_tanh`` rounded
-    to that dtype."""
-    return type(x)(branch_free_tanh(np.float64(x)))
+def _in_argument_dtype(float64_kernel, float32_kernel, name, doc):
+    """The function ``name`` of one float, in that float's dtype:
+    ``float32_kernel`` for a float32 argument, ``float64_kernel`` (computed in
+    float64, rounded to the argument's dtype) otherwise.  The choice is made
+    when a caller compiles (an overload), so each loop holds one kernel.  Not
+    inlined at Numba's IR level, which lost track of the kernels' loop
+    variables (NumbaIRAssumptionWarning); LLVM inlines it."""
+
+    def function(x):
+        if isinstance(x, np.float32):
+            return float32_kernel(x)
+        return type(x)(float64_kernel(np.float64(x)))
+
+    @overload(function, inline="always")
+    def _compiled(x):
+        if x == types.float32:
+            return lambda x: float32_kernel(x)
+        return lambda x: type(x)(float64_kernel(np.float64(x)))
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
 
 
-@jit(inline="always")
-def simd_expm1_nonpositive(x):
-    """exp(x) - 1 for x <= 0 in x's dtype: ``branch_free_expm1_nonpositive``
-    rounded to that dtype."""
-    return type(x)(branch_free_expm1_nonpositive(np.float64(x)))
-
-
-@jit(inline="always")
-def simd_log1p(x):
-    """log(1 + x) in x's dtype: ``branch_free_log1p`` rounded to that dtype."""
-    return type(x)(branch_free_log1p(np.float64(x)))
-
-
-@jit(inline="always")
-def simd_erf(x):
-    """erf(x) in x's dtype: ``branch_free_erf`` rounded to that dtype."""
-    return type(x)(branch_free_erf(np.float64(x)))
+simd_exp = _in_argument_dtype(
+    branch_free_exp, float32_exp, "simd_exp", "exp(x) in x's dtype."
+)
+simd_tanh = _in_argument_dtype(
+    branch_free_tanh, float32_tanh, "simd_tanh", "tanh(x) in x's dtype."
+)
+simd_expm1_nonpositive = _in_argument_dtype(
+    branch_free_expm1_nonpositive,
+    float32_expm1_nonpositive,
+    "simd_expm1_nonpositive",
+    "exp(x) - 1 for x <= 0, in x's dtype.",
+)
+simd_log1p = _in_argument_dtype(
+    branch_free_log1p, float32_log1p, "simd_log1p", "log(1 + x) in x's dtype."
+)
+simd_erf = _in_argument_dtype(
+    branch_free_erf, float32_erf, "simd_erf", "erf(x) in x's dtype."
+)
