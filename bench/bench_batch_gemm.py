@@ -27,6 +27,7 @@ import time
 
 import numba
 import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  (Numba's BLAS: listed below)
 
 ROWS = 100
 FIRST_LAYERS = {"digits": (64, 64), "tabular": (40, 64)}  # (n_in, n_out)

@@ -100,8 +100,8 @@ def needs_pre_activation(code):
 
 
 # One scalar function per element-wise activation: f(z) in z's dtype.  Each
-# has a compiled loop of its own (``_map_inplace`` below), which compiles (and
-# vectorises) with no other activation's code in it.
+# loop of ``bias_activate_inplace`` calls one of them directly, so that each
+# compiles (and vectorises) with no other activation's code in it.
 
 
 @jit(inline="always")
@@ -228,96 +228,6 @@ def derivative_from_output(a, code):
     return type(a)(1)
 
 
-# One compiled loop per element-wise code, each a function of its own: a loop
-# testing the code per element would not vectorise, one generic function
-# inlined in every loop would compile every activation into each (30 s), and
-# two loops of one function inlining the same dtype-chosen kernel
-# (``_vector_math.simd_exp`` ...) trip Numba's SSA reconstruction.  In its own
-# function GELU's forward also runs at twice the speed it had inside
-# ``bias_activate_inplace`` over the reshaped block (4 against 8 ns per
-# element, measured).
-
-
-def _map_inplace(f):
-    """A compiled loop z[q] = f(z[q]) over a flat array z.  Writes: z."""
-
-    @jit
-    def map_inplace(z):
-        for q in range(z.shape[0]):
-            z[q] = f(z[q])
-
-    return map_inplace
-
-
-def _multiply_inplace(f_prime):
-    """A compiled loop d[q] *= f_prime(a[q]) over flat arrays.  Writes: d."""
-
-    @jit
-    def multiply_inplace(d, a):
-        for q in range(d.shape[0]):
-            d[q] *= f_prime(a[q])
-
-    return multiply_inplace
-
-
-def _multiply_from_output_inplace(f_prime):
-    """A compiled loop d[q] *= f_prime(a[q], z[q]) over flat arrays.
-    Writes: d."""
-
-    @jit
-    def multiply_inplace(d, a, z):
-        for q in range(d.shape[0]):
-            d[q] *= f_prime(a[q], z[q])
-
-    return multiply_inplace
-
-
-_logistic_inplace = _map_inplace(logistic)
-_tanh_inplace = _map_inplace(simd_tanh)
-_exp_inplace = _map_inplace(simd_exp)
-_leaky_relu_inplace = _map_inplace(leaky_relu)
-_elu_inplace = _map_inplace(elu)
-gelu_inplace = _map_inplace(gelu)
-_silu_inplace = _map_inplace(silu)
-_softplus_inplace = _map_inplace(softplus)
-_times_logistic_derivative = _multiply_inplace(logistic_derivative)
-_times_tanh_derivative = _multiply_inplace(tanh_derivative)
-_times_leaky_relu_derivative = _multiply_inplace(leaky_relu_derivative)
-_times_elu_derivative = _multiply_inplace(elu_derivative)
-_times_softplus_derivative = _multiply_inplace(softplus_derivative)
-_times_gelu_derivative = _multiply_inplace(gelu_derivative)  # of z
-_times_silu_derivative = _multiply_inplace(silu_derivative)  # of z
-_times_gelu_derivative_from_output = _multiply_from_output_inplace(
-    gelu_derivative_from_output
-)
-_times_silu_derivative_from_output = _multiply_from_output_inplace(
-    silu_derivative_from_output
-)
-
-
-@jit
-def _softmax_rows_inplace(Z, b):
-    """Z = softmax(Z + b) row by row, stable: exp(z - max z) / sum(exp(z -
-    max z)).  The exponentials run in one flat pass over the block (SIMD; a
-    row's few units are too short a loop).  Writes: Z."""
-    m, n = Z.shape
-    for i in range(m):
-        top = Z[i, 0] + b[0]
-        for j in range(n):
-            Z[i, j] += b[j]
-            if Z[i, j] > top:
-                top = Z[i, j]
-        for j in range(n):
-            Z[i, j] -= top
-    _exp_inplace(Z.reshape(Z.size))
-    for i in range(m):
-        total = Z.dtype.type(0)
-        for j in range(n):
-            total += Z[i, j]
-        for j in range(n):
-            Z[i, j] /= total
-
-
 @jit
 def bias_activate_inplace(Z, b, code):
     """A = f(Z + b) in place, for a C-contiguous block of pre-activations
@@ -331,7 +241,25 @@ def bias_activate_inplace(Z, b, code):
     """
     m, n = Z.shape
     if code == SOFTMAX:
-        _softmax_rows_inplace(Z, b)
+        for i in range(m):
+            top = Z[i, 0] + b[0]
+            for j in range(n):
+                Z[i, j] += b[j]
+                if Z[i, j] > top:
+                    top = Z[i, j]
+            for j in range(n):
+                Z[i, j] -= top
+        # The exponentials in one flat pass over the block (SIMD; a row's few
+        # units are too short a loop), then each row's sum and division.
+        z_flat = Z.reshape(Z.size)
+        for q in range(z_flat.shape[0]):
+            z_flat[q] = simd_exp(z_flat[q])
+        for i in range(m):
+            total = Z.dtype.type(0)
+            for j in range(n):
+                total += Z[i, j]
+            for j in range(n):
+                Z[i, j] /= total
         return
     if n < FEW_COLUMNS:
         # Column by column, so that the inner loop runs over the rows.
@@ -349,25 +277,46 @@ def bias_activate_inplace(Z, b, code):
             for j in range(n):
                 Z[i, j] += b[j]
     z_flat = Z.reshape(Z.size)
+    # One loop per code, each calling its own function: a loop testing the
+    # code per element would not vectorise, and one generic function inlined
+    # in every loop would compile every activation into each (30 s).
     if code == RELU:
         for q in range(z_flat.shape[0]):
             z_flat[q] = relu(z_flat[q])
     elif code == LOGISTIC:
-        _logistic_inplace(z_flat)
+        for q in range(z_flat.shape[0]):
+            z_flat[q] = logistic(z_flat[q])
     elif code == TANH:
-        _tanh_inplace(z_flat)
+        for q in range(z_flat.shape[0]):
+            z_flat[q] = simd_tanh(z_flat[q])
     elif code == EXP:
-        _exp_inplace(z_flat)
+        for q in range(z_flat.shape[0]):
+            z_flat[q] = simd_exp(z_flat[q])
     elif code == LEAKY_RELU:
-        _leaky_relu_inplace(z_flat)
+        for q in range(z_flat.shape[0]):
+            z_flat[q] = leaky_relu(z_flat[q])
     elif code == ELU:
-        _elu_inplace(z_flat)
+        for q in range(z_flat.shape[0]):
+            z_flat[q] = elu(z_flat[q])
     elif code == GELU:
         gelu_inplace(z_flat)
     elif code == SILU:
-        _silu_inplace(z_flat)
+        for q in range(z_flat.shape[0]):
+            z_flat[q] = silu(z_flat[q])
     elif code == SOFTPLUS:
-        _softplus_inplace(z_flat)
+        for q in range(z_flat.shape[0]):
+            z_flat[q] = softplus(z_flat[q])
+
+
+@jit
+def gelu_inplace(z):
+    """z[q] = gelu(z[q]) for a flat array z.  Writes: z.
+
+    A function of its own, not a loop inside ``bias_activate_inplace``: there,
+    over the reshaped block, the erf's table lookups ran at half the speed
+    (8 against 4 ns per element, measured)."""
+    for q in range(z.shape[0]):
+        z[q] = gelu(z[q])
 
 
 @jit
@@ -391,7 +340,8 @@ def multiply_derivative_inplace(D, A, Z, code):
     then comes from Z alone.  Writes: D.
     """
     # One flat loop over the contiguous elements (for narrow layers a loop
-    # over a row's few units costs more than its work), one loop per code.
+    # over a row's few units costs more than its work), one loop per code, as
+    # in ``bias_activate_inplace``.
     d_flat, a_flat, z_flat = D.reshape(D.size), A.reshape(A.size), Z.reshape(Z.size)
     if code == RELU:
         zero = D.dtype.type(0)
@@ -401,23 +351,32 @@ def multiply_derivative_inplace(D, A, Z, code):
             d = d_flat[q]
             d_flat[q] = d if a_flat[q] > zero else zero
     elif code == LOGISTIC:
-        _times_logistic_derivative(d_flat, a_flat)
+        for q in range(d_flat.shape[0]):
+            d_flat[q] *= logistic_derivative(a_flat[q])
     elif code == TANH:
-        _times_tanh_derivative(d_flat, a_flat)
+        for q in range(d_flat.shape[0]):
+            d_flat[q] *= tanh_derivative(a_flat[q])
     elif code == EXP:
         for q in range(d_flat.shape[0]):
             d_flat[q] *= a_flat[q]
     elif code == LEAKY_RELU:
-        _times_leaky_relu_derivative(d_flat, a_flat)
+        for q in range(d_flat.shape[0]):
+            d_flat[q] *= leaky_relu_derivative(a_flat[q])
     elif code == ELU:
-        _times_elu_derivative(d_flat, a_flat)
+        for q in range(d_flat.shape[0]):
+            d_flat[q] *= elu_derivative(a_flat[q])
     elif code == SOFTPLUS:
-        _times_softplus_derivative(d_flat, a_flat)
+        for q in range(d_flat.shape[0]):
+            d_flat[q] *= softplus_derivative(a_flat[q])
     elif code == GELU and a_flat.shape[0] == 0:
-        _times_gelu_derivative(d_flat, z_flat)
+        for q in range(d_flat.shape[0]):
+            d_flat[q] *= gelu_derivative(z_flat[q])
     elif code == GELU:
-        _times_gelu_derivative_from_output(d_flat, a_flat, z_flat)
+        for q in range(d_flat.shape[0]):
+            d_flat[q] *= gelu_derivative_from_output(a_flat[q], z_flat[q])
     elif code == SILU and a_flat.shape[0] == 0:
-        _times_silu_derivative(d_flat, z_flat)
+        for q in range(d_flat.shape[0]):
+            d_flat[q] *= silu_derivative(z_flat[q])
     elif code == SILU:
-        _times_silu_derivative_from_output(d_flat, a_flat, z_flat)
+        for q in range(d_flat.shape[0]):
+            d_flat[q] *= silu_derivative_from_output(a_flat[q], z_flat[q])

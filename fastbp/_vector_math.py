@@ -280,7 +280,7 @@ def _reduce_exp(x):
     return k, r + r * r * taylor
 
 
-@jit(inline="always")
+@jit
 def branch_free_exp(x):
     """exp(x) for a float64 x, within one ulp (see the module docstring)."""
     xc = x if x < EXP_HIGH else EXP_HIGH
@@ -293,7 +293,7 @@ def branch_free_exp(x):
     return x if np.isnan(x) else y  # NaN stays NaN
 
 
-@jit(inline="always")
+@jit
 def branch_free_tanh(x):
     """tanh(x) for a float64 x (see the module docstring); tanh(-0) = -0."""
     a = np.abs(x)
@@ -305,7 +305,7 @@ def branch_free_tanh(x):
     return x if np.isnan(x) else result
 
 
-@jit(inline="always")
+@jit
 def branch_free_expm1_nonpositive(x):
     """exp(x) - 1 for a float64 x <= 0 (NaN stays NaN)."""
     xc = x if x > EXPM1_LOW else EXPM1_LOW
@@ -322,7 +322,7 @@ def branch_free_log1p(u):
     return u if w == 1.0 else branch_free_log(w) * (u / (w - 1.0))
 
 
-@jit(inline="always")
+@jit
 def branch_free_erf(x):
     """erf(x) for a float64 x (module docstring); erf(-0) = -0."""
     a = np.abs(x)
@@ -392,7 +392,7 @@ def _reduce_exp_float32(x):
     return k, r + r * r * taylor
 
 
-@jit(inline="always")
+@jit
 def float32_exp(x):
     """exp(x) for a float32 x, in float32."""
     xc = x if x < np.float32(EXP_HIGH_F32) else np.float32(EXP_HIGH_F32)
@@ -405,7 +405,7 @@ def float32_exp(x):
     return x if np.isnan(x) else y
 
 
-@jit(inline="always")
+@jit
 def float32_expm1_nonpositive(x):
     """exp(x) - 1 for a float32 x <= 0, in float32 (NaN stays NaN)."""
     xc = x if x > np.float32(EXPM1_LOW_F32) else np.float32(EXPM1_LOW_F32)
@@ -415,7 +415,7 @@ def float32_expm1_nonpositive(x):
     return x if np.isnan(x) else result
 
 
-@jit(inline="always")
+@jit
 def float32_tanh(x):
     """tanh(x) for a float32 x, in float32; tanh(-0) = -0."""
     a = np.abs(x)
@@ -457,7 +457,7 @@ def float32_log(x):
     return x if x == np.float32(np.inf) else result
 
 
-@jit(inline="always")
+@jit
 def float32_log1p(u):
     """log(1 + u) for a finite float32 u > -1, in float32 (Goldberg's
     correction, as ``branch_free_log1p``)."""
@@ -503,10 +503,18 @@ def simd_log(x):
 def _in_argument_dtype(float64_kernel, float32_kernel, name, doc):
     """The function ``name`` of one float, in that float's dtype:
     ``float32_kernel`` for a float32 argument, ``float64_kernel`` (computed in
-    float64, rounded to the argument's dtype) otherwise.  The choice is made
-    when a caller compiles (an overload), so each loop holds one kernel.  Not
-    inlined at Numba's IR level, which lost track of the kernels' loop
-    variables (NumbaIRAssumptionWarning); LLVM inlines it."""
+    float64, rounded to the argument's dtype) otherwise.
+
+    An overload: the kernel is chosen when a caller is typed, and only its
+    call is copied into the caller (an ``isinstance`` branch would copy both
+    kernels' code into every caller first: 2.5x the compile time).  The
+    kernels are compiled functions of their own, which LLVM inlines into the
+    caller's loop, except the two it measured too large to (erf in float32,
+    log1p in float64: scalar calls, 10x slower), which are inlined by Numba
+    (``inline="always"``).  A function that inlines the same one of those
+    twice trips Numba's SSA reconstruction (NumbaIRAssumptionWarning; each
+    is called once per function, which tests/test_compile_budget.py checks).
+    """
 
     def function(x):
         if isinstance(x, np.float32):

@@ -53,11 +53,17 @@ SCRIPT = textwrap.dedent(
 
     import numpy as np
     from numba.core.dispatcher import Dispatcher
+    from numba.core.errors import NumbaWarning
     from scipy import sparse
 
     import fastbp
 
+    # Numba's own warnings are kept (NumbaIRAssumptionWarning: a kernel
+    # inlined twice into one function), all others ignored.
+    numba_warnings = warnings.catch_warnings(record=True)
+    caught = numba_warnings.__enter__()
     warnings.simplefilter("ignore")
+    warnings.simplefilter("always", NumbaWarning)
     rng = np.random.default_rng(0)
 
     # Estimators: every solver, dense and CSR input, fit and predict, per dtype.
@@ -88,6 +94,7 @@ SCRIPT = textwrap.dedent(
             X, y, coefs, intercepts, sample_weight=np.ones(40, dtype)
         )
     fastbp.check_gradients(X[:4], y[:4], coefs, intercepts)
+    numba_warnings.__exit__(None, None, None)
 
     signatures = {}
     for module_name in sys.argv[1:]:
@@ -95,7 +102,10 @@ SCRIPT = textwrap.dedent(
         for name, obj in vars(module).items():
             if isinstance(obj, Dispatcher) and obj.py_func.__module__ == module_name:
                 signatures[f"{module_name}.{name}"] = [str(s) for s in obj.signatures]
-    print(json.dumps(signatures))
+    numba_messages = sorted(
+        {f"{w.category.__name__}: {str(w.message)[:300]}" for w in caught}
+    )
+    print(json.dumps({"signatures": signatures, "numba_warnings": numba_messages}))
     """
 )
 
@@ -117,8 +127,20 @@ def _run_fresh(script, *args):
 
 
 @pytest.fixture(scope="module")
-def signatures():
+def probe():
     return _run_fresh(SCRIPT, *MODULES)
+
+
+@pytest.fixture(scope="module")
+def signatures(probe):
+    return probe["signatures"]
+
+
+def test_compiling_every_kernel_raises_no_numba_warning(probe):
+    """Numba compiles every kernel without a warning of its own: e.g. a
+    function inlining one of ``_vector_math``'s Numba-inlined kernels twice
+    gets a NumbaIRAssumptionWarning from its SSA reconstruction."""
+    assert probe["numba_warnings"] == []
 
 
 ENTRY_POINTS = (
