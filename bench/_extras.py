@@ -233,9 +233,9 @@ AVX512_OPENBLAS_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 def blas_kernels_below_cpu(threadpool_info, cpu_flags):
     """The OpenBLAS libraries (``threadpool_info`` entries) that run kernels
     without AVX-512 on a CPU that has it (``avx512f`` in ``cpu_flags``): the
-    OpenBLAS bundled with NumPy and SciPy 2.4 / 1.17 (0.3.31) takes AMD Zen 5
-    for a Haswell (OpenBLAS issue #6029), so its GEMMs run at half the
-    machine's vector width."""
+    OpenBLAS bundled with NumPy 2.4 (0.3.31) and SciPy 1.17 (0.3.30) takes
+    AMD Zen 5 for a Haswell (OpenBLAS issue #6029), so its GEMMs run at half
+    the machine's vector width."""
     if "avx512f" not in cpu_flags:
         return []
     return [
