@@ -162,9 +162,10 @@ SUBNORMAL_SCALE_F32 = 24  # x * 2^24 is normal for every float32 subnormal x
 EXPONENT_BIAS_F32 = 127
 SIGNIFICAND_MASK_F32 = (1 << 23) - 1
 ONE_BITS_F32 = 0x3F800000
-ERF_SMALL_F32 = 0.75  # erf(x) = x + x r(x^2) below
-ERF_EDGES_F32 = (0.75, 1.75, 2.75, 4.0)  # the three polynomials' intervals
-ERF_SATURATION_F32 = 4.0
+# The three polynomials' intervals: below the first edge erf(x) = x + x
+# r(x^2); from the last one on, erf rounds to 1 in float32.
+ERF_EDGES_F32 = (0.75, 1.75, 2.75, 4.0)
+ERF_SMALL_F32, ERF_SATURATION_F32 = ERF_EDGES_F32[0], ERF_EDGES_F32[-1]
 ERF_SMALL_DEGREE_F32, ERF_DEGREE_F32 = 5, 9
 
 
@@ -203,16 +204,6 @@ def _erf_float32_polynomials():
 ERF_SMALL_F32_SERIES, ERF_CENTRES_F32, ERF_COEFFICIENTS_F32 = _erf_float32_polynomials()
 
 
-def float64_from_bits(bits):
-    """The float64 whose IEEE-754 bit pattern is the int64 ``bits``."""
-    return np.int64(bits).view(np.float64)
-
-
-def bits_of_float64(x):
-    """The IEEE-754 bit pattern of the float64 ``x``, as an int64."""
-    return np.float64(x).view(np.int64)
-
-
 @intrinsic
 def _reinterpret(typingctx, value, target):
     """``value``'s bits as the scalar type ``target`` (a bitcast: no code)."""
@@ -224,42 +215,56 @@ def _reinterpret(typingctx, value, target):
     return to_type(value, target), codegen
 
 
-@overload(float64_from_bits, inline="always")
-def _float64_from_bits_compiled(bits):
-    if not isinstance(bits, types.Integer):
-        raise errors.TypingError("float64_from_bits takes an integer")
-    return lambda bits: _reinterpret(np.int64(bits), np.float64)
+def _bit_view(source, target, takes, name, doc):
+    """The function ``name``: its argument as the scalar type ``source``, whose
+    bits are read as the scalar type ``target`` (NumPy's ``view`` in Python, a
+    bitcast in compiled code).  ``takes``: (the Numba type class the argument
+    must be, its name for the error)."""
+    kind, what = takes
+
+    def bit_view(x):
+        return source(x).view(target)
+
+    @overload(bit_view, inline="always")
+    def _compiled(x):
+        if not isinstance(x, kind):
+            raise errors.TypingError(f"{name} takes {what}")
+        return lambda x: _reinterpret(source(x), target)
+
+    bit_view.__name__ = bit_view.__qualname__ = name
+    bit_view.__doc__ = doc
+    return bit_view
 
 
-@overload(bits_of_float64, inline="always")
-def _bits_of_float64_compiled(x):
-    if not isinstance(x, types.Float):
-        raise errors.TypingError("bits_of_float64 takes a float")
-    return lambda x: _reinterpret(np.float64(x), np.int64)
-
-
-def float32_from_bits(bits):
-    """The float32 whose IEEE-754 bit pattern is the int32 ``bits``."""
-    return np.int32(bits).view(np.float32)
-
-
-def bits_of_float32(x):
-    """The IEEE-754 bit pattern of the float32 ``x``, as an int32."""
-    return np.float32(x).view(np.int32)
-
-
-@overload(float32_from_bits, inline="always")
-def _float32_from_bits_compiled(bits):
-    if not isinstance(bits, types.Integer):
-        raise errors.TypingError("float32_from_bits takes an integer")
-    return lambda bits: _reinterpret(np.int32(bits), np.float32)
-
-
-@overload(bits_of_float32, inline="always")
-def _bits_of_float32_compiled(x):
-    if not isinstance(x, types.Float):
-        raise errors.TypingError("bits_of_float32 takes a float")
-    return lambda x: _reinterpret(np.float32(x), np.int32)
+_INTEGER, _FLOAT = (types.Integer, "an integer"), (types.Float, "a float")
+float64_from_bits = _bit_view(
+    np.int64,
+    np.float64,
+    _INTEGER,
+    "float64_from_bits",
+    "The float64 whose IEEE-754 bit pattern is the int64 ``bits``.",
+)
+bits_of_float64 = _bit_view(
+    np.float64,
+    np.int64,
+    _FLOAT,
+    "bits_of_float64",
+    "The IEEE-754 bit pattern of the float64 ``x``, as an int64.",
+)
+float32_from_bits = _bit_view(
+    np.int32,
+    np.float32,
+    _INTEGER,
+    "float32_from_bits",
+    "The float32 whose IEEE-754 bit pattern is the int32 ``bits``.",
+)
+bits_of_float32 = _bit_view(
+    np.float32,
+    np.int32,
+    _FLOAT,
+    "bits_of_float32",
+    "The IEEE-754 bit pattern of the float32 ``x``, as an int32.",
+)
 
 
 @jit(inline="always")
